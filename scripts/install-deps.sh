@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# install-deps.sh — installs what Ember needs that this machine lacks, and says so.
+# Usage: scripts/install-deps.sh [build|check|demo]   (default: check)
+# Debian packages come from apt-get, Python tools from pip; nothing is
+# installed when everything is already there.
+set -euo pipefail
+what=${1:-check}
+PY=${PYTHON:-python3}
+
+build_pkgs=(build-essential cmake pkg-config libzmq3-dev libjansson-dev libssl-dev
+            libpng-dev libjpeg62-turbo-dev libcurl4-openssl-dev libarchive-dev
+            libopenblas-dev libcairo2-dev fonts-dejavu-core)
+check_pkgs=(clang libclang-rt-14-dev)
+py_build=()
+py_check=(jupyter_client nbclient nbconvert jupyter_kernel_test pytest ipykernel jupyterlab)
+py_demo=(jupyter_client nbclient nbconvert jupyterlab)
+
+case "$what" in
+  build) pkgs=("${build_pkgs[@]}"); py=("${py_build[@]}") ;;
+  check) pkgs=("${build_pkgs[@]}" "${check_pkgs[@]}"); py=("${py_check[@]}") ;;
+  demo)  pkgs=("${build_pkgs[@]}"); py=("${py_demo[@]}") ;;
+  *) echo "install-deps: unknown set '$what' (build, check or demo)" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing Debian packages: ${missing[*]}"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Python modules are checked by import name; pip names differ only in case here.
+pymissing=()
+for m in "${py[@]}"; do
+  "$PY" -c "import ${m}" 2>/dev/null || pymissing+=("$m")
+done
+if ((${#pymissing[@]})); then
+  echo "install-deps: installing Python packages with pip: ${pymissing[*]}"
+  "$PY" -m pip install -q --disable-pip-version-check "${pymissing[@]}"
+fi
+echo "install-deps: everything for '$what' is present"
