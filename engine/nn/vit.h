@@ -1,0 +1,196 @@
+/* vit.h — the Vision Transformer of Q1_RECIPE.md, written once against the
+ * backend table (so it runs on the CPU or the CUDA backend unchanged).
+ *
+ * Model: Conv2d patch embedding (p x p, stride p, with bias) -> + learnable
+ * position embedding [1, T, C] -> dropout -> depth x pre-norm blocks
+ *   x += Dropout(Proj(MHSA(LN1(x))));  x += Dropout(FC2(Dropout(GELU(FC1(LN2(x))))))
+ * -> final LayerNorm -> mean over the T tokens (no class token) -> Linear head.
+ * GELU is the exact (erf) one; LayerNorm eps defaults to 1e-5 (PyTorch's).
+ *
+ * Parameters live in ONE contiguous f32 buffer (llm.c style), in PyTorch's
+ * named_parameters() order, each starting on a 64-element boundary (the gaps
+ * are zero and stay zero). Gradients, AdamW m and v are buffers of the same
+ * layout, so the optimizer is one fused call over everything. Names follow
+ * timm/PyTorch: patch_embed.weight [C, 3, p, p], patch_embed.bias, pos_embed
+ * [1, T, C], blocks.N.norm1.{weight,bias}, blocks.N.attn.qkv.{weight,bias},
+ * blocks.N.attn.proj.{weight,bias}, blocks.N.norm2.{weight,bias},
+ * blocks.N.mlp.fc1.{weight,bias}, blocks.N.mlp.fc2.{weight,bias},
+ * norm.{weight,bias}, head.{weight,bias}.
+ *
+ * Initialisation (timm's ViT): Linear weights and pos_embed ~ N(0, 0.02)
+ * truncated to [-2, 2] (timm's trunc_normal_ bounds, absolute); Linear
+ * biases 0; LayerNorm weight 1, bias 0; the patch embedding keeps PyTorch's
+ * Conv2d default, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias
+ * (fan_in = 3 p^2). Random numbers come from Philox with the model's seed,
+ * so an initialisation is reproducible on every machine.
+ *
+ * Default size (dim 384, depth 8, heads 8, mlp 4x, patch 4, 32x32, 10
+ * classes): 14,243,722 parameters, the same as the PyTorch model (checked by
+ * tests/fixtures/gen_vit_fixtures.py). */
+#ifndef EMBER_NN_VIT_H
+#define EMBER_NN_VIT_H
+
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/backend.h"
+#include "core/safetensors.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ember_vit_config {
+    int image_size;  /* 32 */
+    int patch;       /* 4 */
+    int in_chans;    /* 3 */
+    int dim;         /* 384 */
+    int depth;       /* 8 */
+    int heads;       /* 8 */
+    int mlp_hidden;  /* 1536 (mlp ratio 4) */
+    int num_classes; /* 10 */
+    float dropout;   /* 0.1: embeddings, attention output, MLP hidden and output */
+    float ln_eps;    /* 1e-5 */
+} ember_vit_config;
+
+ember_vit_config ember_vit_default_config(void);
+/* Checks sizes (positive, patch divides the image, heads divide dim, ...). */
+int ember_vit_config_check(const ember_vit_config *cfg, ember_err *err);
+/* Number of trainable parameters (the sum of every tensor's numel). */
+int64_t ember_vit_param_count(const ember_vit_config *cfg);
+
+#define EMBER_VIT_NAME_MAX 48
+
+typedef struct ember_vit_param {
+    char name[EMBER_VIT_NAME_MAX];
+    int ndim;
+    int64_t shape[4];
+    int64_t offset; /* in elements from the start of the parameter buffer */
+    int64_t numel;
+} ember_vit_param;
+
+/* Per-block views into the parameter (or gradient) buffer. */
+typedef struct ember_vit_block_t {
+    ember_tensor ln1_w, ln1_b, qkv_w, qkv_b, proj_w, proj_b, ln2_w, ln2_b, fc1_w, fc1_b, fc2_w, fc2_b;
+} ember_vit_block_t;
+
+typedef struct ember_vit_tensors {
+    ember_tensor patch_w, patch_b, pos;
+    ember_vit_block_t *blocks; /* depth entries */
+    ember_tensor norm_w, norm_b, head_w, head_b;
+} ember_vit_tensors;
+
+/* Saved activations of one layer, for backward. */
+typedef struct ember_vit_layer_acts {
+    ember_tensor ln1, ln1_mean, ln1_rstd, qkv, att, lse, mid, ln2, ln2_mean, ln2_rstd, fc1_pre, fc1_act;
+} ember_vit_layer_acts;
+
+typedef struct ember_vit_acts {
+    int64_t batch;
+    ember_tensor cols, emb;   /* patches [B, T, 3p^2]; embeddings [B, T, C] */
+    ember_tensor *res;        /* depth + 1 residual streams [B, T, C]; res[0] after dropout */
+    ember_vit_layer_acts *layers;
+    ember_tensor lnf, lnf_mean, lnf_rstd, pooled, logits, probs, loss, correct;
+    /* Scratch for backward. */
+    ember_tensor dres, dtmp, dln, dqkv, dhid, dpooled, dlogits;
+    ember_tensor labels;      /* [B] i32, on the device */
+    ember_tensor images;      /* [B, 3, H, W] f32, on the device */
+} ember_vit_acts;
+
+/* Doubles, as torch's hyperparameters are Python floats (the bias
+ * corrections 1 - beta^t are computed from them in double). */
+typedef struct ember_adamw_config {
+    double beta1, beta2, eps, weight_decay;
+} ember_adamw_config;
+
+/* torch.optim.AdamW defaults except weight decay 0.05 (the recipe's); the
+ * decay applies to EVERY parameter (biases, LayerNorm, pos_embed included),
+ * as plain torch.optim.AdamW(model.parameters()) does. */
+ember_adamw_config ember_adamw_default(void);
+
+typedef struct ember_vit {
+    ember_vit_config cfg;
+    const ember_backend *be;
+    int n_params;
+    ember_vit_param *params;  /* n_params entries */
+    int64_t n_elems;          /* buffer length (with alignment gaps) */
+    int64_t n_trainable;      /* sum of numel */
+
+    ember_arena state_arena;  /* params, grads, m, v, step scalars */
+    ember_tensor w, g, m, v;  /* flat [n_elems] f32 */
+    ember_tensor step;        /* ember_step_scalars on the device */
+    ember_vit_tensors wt, gt; /* views of w and g */
+
+    ember_arena act_arena;    /* activations for `acts.batch` */
+    ember_vit_acts acts;
+
+    uint64_t seed;            /* dropout seed */
+    int64_t t;                /* optimizer steps taken */
+    uint64_t rng_offset;      /* Philox counter base of the next training step */
+    uint64_t rng_per_step;    /* counters a training step consumes */
+    float smoothing;          /* label smoothing (0.1) */
+    ember_step_scalars host_step; /* host copy of `step` (kept alive for async copies) */
+    int32_t host_counts[2];       /* host landing place for the eval count */
+    ember_adamw_config opt;
+} ember_vit;
+
+/* Builds the model on `be`, initialised from `seed` (see above). */
+int ember_vit_create(ember_vit *vit, const ember_vit_config *cfg, const ember_backend *be,
+                     uint64_t seed, ember_err *err);
+void ember_vit_destroy(ember_vit *vit);
+
+/* Lays out the activations for `batch` images. Grows the activation arena
+ * when needed; a smaller batch reuses it, and returning to a batch size
+ * gives the same addresses as before (captured graphs stay valid). */
+int ember_vit_set_batch(ember_vit *vit, int64_t batch, ember_err *err);
+
+/* Parameter lookup by PyTorch name; NULL if unknown. */
+const ember_vit_param *ember_vit_find_param(const ember_vit *vit, const char *name);
+
+/* Forward on vit->acts.images (already on the device, [B, 3, H, W] f32)
+ * into acts.logits. training: dropout on. */
+int ember_vit_forward(ember_vit *vit, int training, ember_err *err);
+/* Loss on acts.logits and acts.labels into acts.loss (batch mean, with label
+ * smoothing vit->smoothing) and acts.probs. */
+int ember_vit_loss(ember_vit *vit, ember_err *err);
+/* Backward from acts.probs (after forward + loss, same `training`): zeroes
+ * and fills the gradient buffer vit->g. */
+int ember_vit_backward(ember_vit *vit, int training, ember_err *err);
+/* Writes the step scalars of the next step (t + 1, lr, the current
+ * rng_offset) to the device; train_step does this itself. For callers that
+ * run forward/backward by hand with dropout on. */
+int ember_vit_begin_step(ember_vit *vit, float lr, ember_err *err);
+/* One AdamW update of every parameter with learning rate lr (t advances). */
+int ember_vit_adamw(ember_vit *vit, float lr, ember_err *err);
+
+/* The device work of one training step, capture-safe (no host copies, no
+ * syncs, no allocation): forward with dropout, loss, backward, AdamW
+ * reading lr and bias corrections from vit->step. Upload the step scalars
+ * first (ember_vit_begin_step, outside any capture) and call
+ * ember_vit_step_done after each launch. This is what a CUDA graph holds. */
+int ember_vit_step_device(ember_vit *vit, ember_err *err);
+/* Host bookkeeping after a step ran: t and the Philox offset advance. */
+void ember_vit_step_done(ember_vit *vit);
+
+/* Host-side helpers. images: host f32 [B, 3, H, W]; labels: host i32 [B]. */
+int ember_vit_upload_batch(ember_vit *vit, const float *images, const int32_t *labels,
+                           int64_t batch, ember_err *err);
+/* forward (dropout on) + loss + backward + AdamW with learning rate lr.
+ * *loss (may be NULL) receives the batch loss (this syncs). */
+int ember_vit_train_step(ember_vit *vit, float lr, float *loss, ember_err *err);
+/* forward (dropout off) + loss; loss and number of correct predictions. */
+int ember_vit_eval_batch(ember_vit *vit, float *loss, int32_t *correct, ember_err *err);
+
+/* Weights from / to host memory and safetensors files (PyTorch names). */
+int ember_vit_load_safetensors(ember_vit *vit, const ember_st_file *f, const char *prefix,
+                               ember_err *err);
+int ember_vit_save_safetensors(const ember_vit *vit, const char *path, ember_err *err);
+/* Copies the named parameter (or gradient when grad) to host memory
+ * (numel floats). */
+int ember_vit_read_param(const ember_vit *vit, const char *name, int grad, float *out,
+                         ember_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
