@@ -1,0 +1,93 @@
+/* bind.h — the language face of engine/viz: image and plot values, the
+ * progress bar that long-running builtins show, and the registration call
+ * modules.c makes. The bind_*.c files are compiled into ember_lang (which
+ * links ember_viz), so the pure-C library never depends on the language. */
+#ifndef EMBER_VIZ_BIND_H
+#define EMBER_VIZ_BIND_H
+
+#include "lang.h"
+#include "viz/image.h"
+#include "viz/plot.h"
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Registers every viz builtin (load_image, plot, figure, heatmap,
+ * image_grid, table, progress_demo). Called from modules.c. */
+void register_viz_builtins(void);
+void register_viz_image_builtins(void);
+void register_viz_plot_builtins(void);
+void register_viz_table_builtins(void);
+void register_viz_progress_builtins(void);
+
+/* ---- image values (bind_image.c) ---- */
+extern const lang_type viz_image_type;
+/* Wraps img in a new image value, taking its pixels (img is zeroed either
+ * way). NULL only when out of memory (the pixels are then freed). */
+lang_value *viz_image_value(ember_image *img);
+/* The picture inside an image value, or NULL when v is not one. */
+const ember_image *viz_image_of(const lang_value *v);
+
+/* ---- plot values (bind_plot.c) ---- */
+extern const lang_type viz_plot_type;
+
+/* Writes bytes to a file, raising OSError (naming fname and the path) on
+ * failure. Returns 0 or -1. Shared by the save() methods. */
+int viz_write_file(lang_ctx *cx, const char *fname, const char *path, const uint8_t *data,
+                   size_t len);
+
+/* ---- progress bars (bind_progress.c) ----
+ * One display output (with its own display_id) that a long-running builtin
+ * updates in place:
+ *
+ *   progress_bar *pb = progress_bar_start(cx, &(progress_bar_opts){.desc = "train",
+ *                                                                    .total = steps});
+ *   for (i = 0; i < steps; i++) {
+ *       if (lang_check_interrupt(cx) < 0) {
+ *           progress_bar_finish(pb, PROGRESS_INTERRUPTED);
+ *           return NULL;
+ *       }
+ *       ...one step...
+ *       progress_bar_update(pb, i + 1);
+ *   }
+ *   progress_bar_finish(pb, PROGRESS_OK);
+ *
+ * start shows the bar at 0 (display_data); updates are throttled to one
+ * update_display_data per interval (0.1 s by default); finish always sends
+ * the final state (green when OK, red on error or interrupt) and frees the
+ * bar. A NULL bar (start ran out of memory) is accepted everywhere, so the
+ * work goes on without one. */
+typedef struct progress_bar progress_bar;
+
+typedef enum {
+    PROGRESS_OK = 0,
+    PROGRESS_ERROR,
+    PROGRESS_INTERRUPTED,
+} progress_end;
+
+typedef struct progress_bar_opts {
+    const char *desc;  /* shown before the bar; NULL for none */
+    const char *unit;  /* NULL means "it" */
+    double total;      /* <= 0: unknown (a counter without a bar) */
+    double interval;   /* seconds between updates; 0 means 0.1 */
+    /* The clock (seconds, monotonic); NULL uses CLOCK_MONOTONIC. Tests
+     * pass their own to drive the throttle. */
+    double (*clock)(void *clock_ctx);
+    void *clock_ctx;
+} progress_bar_opts;
+
+progress_bar *progress_bar_start(lang_ctx *cx, const progress_bar_opts *opts);
+/* Sets the count of items done (absolute, not a step). */
+void progress_bar_update(progress_bar *pb, double n);
+/* Sends the final state and frees the bar. */
+void progress_bar_finish(progress_bar *pb, progress_end how);
+/* The display_id the bar publishes under ("" for a NULL bar). */
+const char *progress_bar_display_id(const progress_bar *pb);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

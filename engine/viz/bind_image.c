@@ -1,0 +1,240 @@
+/* bind_image.c — image values in the language: the "image" type (text/plain
+ * line plus image/png), its attributes and methods, and load_image(). */
+#include "bind.h"
+#include "viz/codec.h"
+#include "viz/mime.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static void image_free(void *data)
+{
+    ember_image *img = data;
+    ember_image_free(img);
+    free(img);
+}
+
+lang_value *viz_image_value(ember_image *img)
+{
+    ember_image *own = malloc(sizeof *own);
+    if (!own) {
+        ember_image_free(img);
+        return NULL;
+    }
+    *own = *img;
+    memset(img, 0, sizeof *img);
+    return lang_object(&viz_image_type, own);
+}
+
+const ember_image *viz_image_of(const lang_value *v)
+{
+    if (!v || v->kind != LANG_OBJECT || v->as.obj.type != &viz_image_type)
+        return NULL;
+    return v->as.obj.data;
+}
+
+static char *image_repr(const lang_value *self)
+{
+    char buf[96];
+    ember_image_describe(viz_image_of(self), buf, sizeof buf);
+    return strdup(buf);
+}
+
+/* Pictures show at their own size (one pixel a logical pixel). */
+static json_t *image_mime(const lang_value *self)
+{
+    const ember_image *img = viz_image_of(self);
+    ember_png png;
+    char err[256];
+    json_t *data = NULL, *meta = NULL;
+    if (ember_image_to_png(img, &png, err, sizeof err) != 0)
+        return NULL; /* the engine falls back to text/plain */
+    char text[96];
+    ember_image_describe(img, text, sizeof text);
+    int rc = ember_png_bundle(&png, text, &data, &meta, err, sizeof err);
+    ember_png_free(&png);
+    if (rc != 0)
+        return NULL;
+    json_decref(meta); /* a picture at scale 1 needs no display size */
+    return data;
+}
+
+static lang_value *image_getattr(lang_ctx *cx, lang_value *self, const char *name)
+{
+    (void)cx;
+    const ember_image *img = viz_image_of(self);
+    if (!strcmp(name, "width"))
+        return lang_int(img->width);
+    if (!strcmp(name, "height"))
+        return lang_int(img->height);
+    if (!strcmp(name, "channels"))
+        return lang_int(img->channels);
+    if (!strcmp(name, "mode"))
+        return lang_cstr(ember_image_mode(img->channels));
+    if (!strcmp(name, "shape")) { /* [height, width, channels], as numpy and PIL users expect */
+        lang_value *l = lang_list_new(3);
+        if (!l)
+            return NULL;
+        lang_list_set(l, 0, lang_int(img->height));
+        lang_list_set(l, 1, lang_int(img->width));
+        lang_list_set(l, 2, lang_int(img->channels));
+        return l;
+    }
+    return NULL;
+}
+
+static void image_attr_names(const lang_value *self, void (*add)(void *acc, const char *name),
+                             void *acc)
+{
+    (void)self;
+    static const char *names[] = {"width", "height", "channels", "mode", "shape"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        add(acc, names[i]);
+}
+
+int viz_write_file(lang_ctx *cx, const char *fname, const char *path, const uint8_t *data,
+                   size_t len)
+{
+#ifdef EMBER_VIZ_FUZZING
+    /* fuzz inputs must not litter (or overwrite) files */
+    (void)data, (void)len;
+    lang_raise(cx, "OSError", "%s: writing '%s' is disabled in fuzzing builds", fname, path);
+    return -1;
+#endif
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        lang_raise(cx, "OSError", "%s: cannot write '%s': %s", fname, path, strerror(errno));
+        return -1;
+    }
+    size_t w = fwrite(data, 1, len, f);
+    int bad = w != len;
+    if (fclose(f) != 0)
+        bad = 1;
+    if (bad) {
+        lang_raise(cx, "OSError", "%s: could not write all of '%s' (disk full?)", fname, path);
+        return -1;
+    }
+    return 0;
+}
+
+static lang_value *m_save(lang_ctx *cx, const lang_args *a)
+{
+    const char *path;
+    if (lang_arg_str(cx, a, 0, &path) < 0)
+        return NULL;
+    ember_png png;
+    char err[256];
+    if (ember_image_to_png(viz_image_of(a->self), &png, err, sizeof err) != 0)
+        return lang_raise(cx, "ValueError", "image.save: %s", err);
+    int rc = viz_write_file(cx, "image.save", path, png.data, png.size);
+    ember_png_free(&png);
+    return rc == 0 ? lang_none() : NULL;
+}
+
+static lang_value *m_resize(lang_ctx *cx, const lang_args *a)
+{
+    int64_t w, h;
+    if (lang_arg_int(cx, a, 0, &w) < 0 || lang_arg_int(cx, a, 1, &h) < 0)
+        return NULL;
+    if (w < 1 || w > 8192)
+        return lang_arg_error(cx, a, 0, "ValueError", "an integer from 1 to 8192");
+    if (h < 1 || h > 8192)
+        return lang_arg_error(cx, a, 1, "ValueError", "an integer from 1 to 8192");
+    ember_image out;
+    char err[256];
+    if (ember_image_resize(viz_image_of(a->self), (int)w, (int)h, &out, err, sizeof err) != 0)
+        return lang_raise(cx, "ValueError", "image.resize: %s", err);
+    lang_value *v = viz_image_value(&out);
+    return v ? v : lang_raise(cx, "MemoryError", "image.resize: out of memory");
+}
+
+static lang_value *m_convert(lang_ctx *cx, const lang_args *a)
+{
+    const char *mode;
+    if (lang_arg_str(cx, a, 0, &mode) < 0)
+        return NULL;
+    int ch = !strcmp(mode, "grey") || !strcmp(mode, "gray") || !strcmp(mode, "L") ? 1
+             : !strcmp(mode, "RGB")                                               ? 3
+             : !strcmp(mode, "RGBA")                                              ? 4
+                                                                                  : 0;
+    if (!ch)
+        return lang_arg_error(cx, a, 0, "ValueError", "'grey', 'RGB' or 'RGBA'");
+    ember_image out;
+    char err[256];
+    if (ember_image_convert(viz_image_of(a->self), ch, &out, err, sizeof err) != 0)
+        return lang_raise(cx, "ValueError", "image.convert: %s", err);
+    lang_value *v = viz_image_value(&out);
+    return v ? v : lang_raise(cx, "MemoryError", "image.convert: out of memory");
+}
+
+static const lang_builtin image_methods[] = {
+    {"save(path)", "Write the image to a PNG file at path.", m_save},
+    {"resize(width, height)",
+     "A resized copy (bilinear, smoothed when shrinking so thumbnails do not alias).", m_resize},
+    {"convert(mode)",
+     "A copy in another mode: 'grey', 'RGB' or 'RGBA'. Transparency is composited over white.",
+     m_convert},
+};
+
+const lang_type viz_image_type = {
+    .name = "image",
+    .doc = "image: an 8-bit picture (grey, RGB or RGBA), shown as a PNG. Attributes: width, "
+           "height, channels, mode ('grey', 'RGB', 'RGBA') and shape ([height, width, channels]). "
+           "Methods: save(path), resize(width, height), convert(mode). Made by load_image(path).",
+    .free = image_free,
+    .repr = image_repr,
+    .mime = image_mime,
+    .getattr = image_getattr,
+    .attr_names = image_attr_names,
+    .methods = image_methods,
+    .nmethods = sizeof image_methods / sizeof *image_methods,
+};
+
+static int is_url(const char *s)
+{
+    static const char *schemes[] = {"http://", "https://", "ftp://", "s3://", "gs://", "hf://"};
+    for (size_t i = 0; i < sizeof schemes / sizeof *schemes; i++)
+        if (!strncasecmp(s, schemes[i], strlen(schemes[i])))
+            return 1;
+    return 0;
+}
+
+static lang_value *b_load_image(lang_ctx *cx, const lang_args *a)
+{
+    const char *path;
+    if (lang_arg_str(cx, a, 0, &path) < 0)
+        return NULL;
+    if (is_url(path))
+        return lang_raise(cx, "ValueError",
+                          "load_image: URLs are not supported yet ('%s'); download the file and "
+                          "pass its local path",
+                          path);
+    ember_image img;
+    char err[1024];
+    if (ember_image_load(path, &img, err, sizeof err) != 0) {
+        /* a missing file is the common case: say where we looked */
+        int missing = strstr(err, "No such file") != NULL;
+        return lang_raise(cx, missing ? "FileNotFoundError" : "ValueError", "load_image: %s%s", err,
+                          missing && path[0] != '/' ? " (relative paths start in the kernel's "
+                                                      "working directory, the notebook's folder)"
+                                                    : "");
+    }
+    lang_value *v = viz_image_value(&img);
+    return v ? v : lang_raise(cx, "MemoryError", "load_image: out of memory");
+}
+
+static const lang_builtin image_builtins[] = {
+    {"load_image(path)",
+     "Load a PNG or JPEG file as an image value (grey, RGB or RGBA; EXIF orientation applied). "
+     "path is a local file, relative to the notebook's folder; URLs are not supported yet. "
+     "The image shows itself as a picture; img.width, img.height and img.mode describe it.",
+     b_load_image},
+};
+
+void register_viz_image_builtins(void)
+{
+    lang_register_builtins(image_builtins, sizeof image_builtins / sizeof *image_builtins);
+}
