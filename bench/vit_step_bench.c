@@ -1,10 +1,11 @@
 /* vit_step_bench.c — times one training step of the default ViT (batch 128,
  * dim 384, 8 layers, 8 heads, patch 4, 32x32, 10 classes) on the CUDA
  * backend, for bench/gpu_check.sh:
- *   mixed-graph  bf16 mixed precision (tests/cuda/vit_mixed.c), the whole
- *                step captured once as a CUDA graph and replayed;
+ *   mixed-graph  engine/nn's ViT in bf16 mixed precision (compute_dtype
+ *                bf16), the whole step (ember_vit_step_device) captured
+ *                once as a CUDA graph and replayed;
  *   mixed-eager  the same step issued op by op;
- *   fp32-engine  engine/nn's own ViT step (ember_vit_train_step, fp32).
+ *   fp32-engine  engine/nn's ViT in fp32 (ember_vit_train_step).
  * Each runs warm-up steps, then N timed steps between two syncs (wall clock
  * around a synced stream, so launch overhead counts, as it does for the user).
  * Prints one "RESULT" line per mode:
@@ -21,7 +22,6 @@
 
 #include "cuda_test.h"
 #include "nn/vit.h"
-#include "vit_mixed.h"
 
 static ember_err E;
 typedef int (*mem_fn)(const ember_backend *, size_t *, size_t *);
@@ -71,20 +71,18 @@ static int run_mixed(const ember_backend *be, int graph, int steps, int64_t B, f
                      int32_t *lab)
 {
     ember_vit_config cfg = ember_vit_default_config();
+    cfg.compute_dtype = EMBER_BF16;
     ember_vit vit;
-    vit_mixed m;
-    memset(&m, 0, sizeof m);
     TRY("create", ember_vit_create(&vit, &cfg, be, 1, &E));
     vit.smoothing = 0.1f;
-    TRY("mixed init", vit_mixed_init(&m, &vit, B, &E));
-    TRY("upload", vit_mixed_upload(&m, img, lab, &E));
+    TRY("upload", ember_vit_upload_batch(&vit, img, lab, B, &E));
     void *g = NULL;
     /* warm-up: one eager step makes every cuBLASLt plan */
-    TRY("warm-up", ember_vit_begin_step(&vit, 3e-4f, &E) || vit_mixed_step(&m, &E) || be->sync(be, &E));
-    vit_mixed_step_done(&m);
+    TRY("warm-up", ember_vit_begin_step(&vit, 3e-4f, &E) || ember_vit_step_device(&vit, &E) || be->sync(be, &E));
+    ember_vit_step_done(&vit);
     if (graph) {
         TRY("graph_begin", be->graph_begin(be, &E));
-        int crc = vit_mixed_step(&m, &E);
+        int crc = ember_vit_step_device(&vit, &E);
         ember_err e2;
         int erc = be->graph_end(be, &g, &e2);
         TRY("capture", crc);
@@ -92,22 +90,21 @@ static int run_mixed(const ember_backend *be, int graph, int steps, int64_t B, f
     }
     for (int i = 0; i < 5; i++) {
         TRY("warm-up", ember_vit_begin_step(&vit, 3e-4f, &E) ||
-                           (graph ? be->graph_launch(be, g, &E) : vit_mixed_step(&m, &E)));
-        vit_mixed_step_done(&m);
+                           (graph ? be->graph_launch(be, g, &E) : ember_vit_step_device(&vit, &E)));
+        ember_vit_step_done(&vit);
     }
-    float l0 = read_loss(be, &m.loss);
+    float l0 = read_loss(be, &vit.acts.loss);
     double t0 = now();
     for (int i = 0; i < steps; i++) {
         TRY("step", ember_vit_begin_step(&vit, 3e-4f, &E) ||
-                        (graph ? be->graph_launch(be, g, &E) : vit_mixed_step(&m, &E)));
-        vit_mixed_step_done(&m);
+                        (graph ? be->graph_launch(be, g, &E) : ember_vit_step_device(&vit, &E)));
+        ember_vit_step_done(&vit);
     }
     TRY("sync", be->sync(be, &E));
     double secs = now() - t0;
-    float l1 = read_loss(be, &m.loss);
+    float l1 = read_loss(be, &vit.acts.loss);
     report(graph ? "mixed-graph" : "mixed-eager", be, secs, steps, B, l0, l1);
     if (g) be->graph_destroy(be, g);
-    vit_mixed_free(&m);
     ember_vit_destroy(&vit);
     return isfinite(l1) ? 0 : -1;
 }

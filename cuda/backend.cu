@@ -725,15 +725,9 @@ static int state_init(ecu_state *s, ember_err *err)
     /* EMBER_CUDA_NO_TC=1 forces the CUDA-core attention (for tests) */
     const char *nt = getenv("EMBER_CUDA_NO_TC");
     s->no_tc = nt && nt[0] == '1';
-    snprintf(s->desc, sizeof s->desc, "%s, %.1f GiB, sm_%d%d, cuBLASLt %zu%s", s->prop.name,
+    snprintf(s->desc, sizeof s->desc, "%s, %.1f GiB, sm_%d%d, cuBLASLt %zu", s->prop.name,
              s->prop.totalGlobalMem / 1073741824.0, s->prop.major, s->prop.minor,
-             cublasLtGetVersion(),
-#ifdef EMBER_HAVE_CUDNN
-             ", cuDNN linked"
-#else
-             ""
-#endif
-    );
+             cublasLtGetVersion());
     return 0;
 }
 

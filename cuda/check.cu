@@ -1,5 +1,5 @@
 /* check.cu — the messages behind check.h's macros. Kept apart so that every
- * CUDA, cuBLAS and cuDNN failure reads the same way:
+ * CUDA and cuBLAS failure reads the same way:
  *   "<op>: CUDA error cudaErrorMemoryAllocation (out of memory) in
  *    cudaMalloc(&p, bytes) [cuda/backend.cu:120]" */
 #include <stdarg.h>
@@ -57,13 +57,3 @@ int ecu_fail_cublas(ember_err *err, cublasStatus_t s, const char *call, const ch
                     cublasGetStatusName(s), cublasGetStatusString(s), call, base_name(file),
                     line, hint);
 }
-
-#ifdef EMBER_HAVE_CUDNN
-int ecu_fail_cudnn(ember_err *err, cudnnStatus_t s, const char *call, const char *func,
-                   const char *file, int line)
-{
-    (void)cudaGetLastError();
-    return ecu_errf(err, "%s: cuDNN error %d (%s) in %s [%s:%d]", op_name(func), (int)s,
-                    cudnnGetErrorString(s), call, base_name(file), line);
-}
-#endif

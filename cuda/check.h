@@ -1,4 +1,4 @@
-/* check.h — turns every CUDA runtime, cuBLAS(Lt) and cuDNN status into an
+/* check.h — turns every CUDA runtime and cuBLAS(Lt) status into an
  * ember_err naming the call, the library's own error name and text, and the
  * file and line. Used as `CU_CHECK(cudaMalloc(&p, n));` inside functions that
  * have `ember_err *err` in scope and return int (0 / -1).
@@ -15,20 +15,12 @@
 
 #include "core/error.h"
 
-#ifdef EMBER_HAVE_CUDNN
-#include <cudnn.h>
-#endif
-
 /* Formats into err (never NULL-unsafe); returns -1. */
 int ecu_errf(ember_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int ecu_fail_cuda(ember_err *err, cudaError_t e, const char *call, const char *func,
                   const char *file, int line);
 int ecu_fail_cublas(ember_err *err, cublasStatus_t s, const char *call, const char *func,
                     const char *file, int line);
-#ifdef EMBER_HAVE_CUDNN
-int ecu_fail_cudnn(ember_err *err, cudnnStatus_t s, const char *call, const char *func,
-                   const char *file, int line);
-#endif
 
 #define CU_CHECK(call)                                                              \
     do {                                                                            \
@@ -43,14 +35,5 @@ int ecu_fail_cudnn(ember_err *err, cudnnStatus_t s, const char *call, const char
         if (ecu_s_ != CUBLAS_STATUS_SUCCESS)                                          \
             return ecu_fail_cublas(err, ecu_s_, #call, __func__, __FILE__, __LINE__); \
     } while (0)
-
-#ifdef EMBER_HAVE_CUDNN
-#define CUDNN_CHECK(call)                                                            \
-    do {                                                                             \
-        cudnnStatus_t ecu_s_ = (call);                                               \
-        if (ecu_s_ != CUDNN_STATUS_SUCCESS)                                          \
-            return ecu_fail_cudnn(err, ecu_s_, #call, __func__, __FILE__, __LINE__); \
-    } while (0)
-#endif
 
 #endif

@@ -399,6 +399,9 @@ int cpu_cast(const ember_backend *be, ember_tensor *out, const ember_tensor *in,
 
 /* Rows of logits [B, K]: K is the last dim. */
 static int rows_k(const ember_tensor *logits, int64_t *B, int64_t *K, const char *op, ember_err *err) {
+    /* Defined on every path: gcc -O3 cannot see that callers stop on error. */
+    *B = 0;
+    *K = 0;
     if (cpu_need_f32(logits, op, "logits", -1, err)) return -1;
     if (logits->ndim < 1) return ember_err_set(err, "%s: logits must be [B, K]", op);
     *K = logits->shape[logits->ndim - 1];
@@ -416,7 +419,7 @@ static int64_t row_argmax(const float *row, int64_t K) {
 
 int cpu_argmax(const ember_backend *be, ember_tensor *out, const ember_tensor *logits, ember_err *err) {
     (void)be;
-    int64_t B, K;
+    int64_t B = 0, K = 0;
     if (rows_k(logits, &B, &K, "argmax", err) || cpu_need(out, "argmax", "out", EMBER_I32, B, err)) return -1;
     const float *L = logits->data;
     int32_t *O = out->data;
@@ -427,7 +430,7 @@ int cpu_argmax(const ember_backend *be, ember_tensor *out, const ember_tensor *l
 int cpu_accuracy_count(const ember_backend *be, ember_tensor *count, const ember_tensor *logits,
                        const ember_tensor *labels, int accumulate, ember_err *err) {
     (void)be;
-    int64_t B, K;
+    int64_t B = 0, K = 0;
     if (rows_k(logits, &B, &K, "accuracy_count", err) ||
         cpu_need(labels, "accuracy_count", "labels", EMBER_I32, B, err) ||
         cpu_need(count, "accuracy_count", "count", EMBER_I32, 1, err))

@@ -1,5 +1,8 @@
 /* vit.c — the ViT's parameters (layout, names, initialisation), activation
- * plan, forward and backward, all through the backend table. */
+ * plan, forward and backward, all through the backend table; fp32 and bf16
+ * mixed precision share this code (the differences: activation dtypes in
+ * plan_acts, the weight views in bind_compute_views, the branch buffer and
+ * the no-dropout backward in drop_bwd). */
 #include "nn/vit.h"
 
 #include <math.h>
@@ -38,6 +41,9 @@ int ember_vit_config_check(const ember_vit_config *c, ember_err *err) {
     if (!(c->dropout >= 0.0f && c->dropout < 1.0f))
         return ember_err_set(err, "ViT: dropout must be in [0, 1), got %g", (double)c->dropout);
     if (!(c->ln_eps > 0.0f)) return ember_err_set(err, "ViT: LayerNorm eps must be > 0");
+    if (c->compute_dtype != EMBER_F32 && c->compute_dtype != EMBER_BF16)
+        return ember_err_set(err, "ViT: the compute dtype must be f32 or bf16 (mixed precision), got %s",
+                             ember_dtype_name(c->compute_dtype));
     if (c->image_size > 4096 || c->dim > 65536 || c->depth > 1024 || c->mlp_hidden > 1 << 20 ||
         c->num_classes > 1 << 20 || c->in_chans > 64)
         return ember_err_set(err, "ViT: sizes are unreasonably large");
@@ -148,6 +154,45 @@ static int bind_views(ember_vit *vit, const ember_tensor *buf, ember_vit_tensors
     return 0;
 }
 
+/* The bf16 view of wb at the place of the f32 view w32 into w. */
+static int bf16_view(const ember_vit *vit, const ember_tensor *w32, ember_tensor *out, ember_err *err) {
+    ptrdiff_t off = (const float *)w32->data - (const float *)vit->w.data;
+    return ember_tensor_view(out, (uint16_t *)vit->wb.data + off, EMBER_BF16, w32->device, w32->ndim,
+                             w32->shape, err);
+}
+
+/* wc: what the forward and backward read the weights through (vit.h). In
+ * mixed precision every matrix-product operand is bf16 (cuBLASLt fuses a
+ * bias of the output's dtype, as autocast does); the head's bias stays f32
+ * for its f32 logits; LayerNorm parameters and pos_embed stay f32. */
+static int bind_compute_views(ember_vit *vit, ember_err *err) {
+    ember_vit_tensors *V = &vit->wc;
+    const ember_vit_tensors *W = &vit->wt;
+    ember_vit_block_t *blocks = V->blocks;
+    *V = *W;
+    V->blocks = blocks;
+    memcpy(V->blocks, W->blocks, (size_t)vit->cfg.depth * sizeof *V->blocks);
+    if (!ember_vit_mixed(vit)) return 0;
+    if (bf16_view(vit, &W->patch_w, &V->patch_w, err) || bf16_view(vit, &W->patch_b, &V->patch_b, err) ||
+        bf16_view(vit, &W->head_w, &V->head_w, err))
+        return -1;
+    for (int l = 0; l < vit->cfg.depth; l++) {
+        const ember_vit_block_t *b = &W->blocks[l];
+        ember_vit_block_t *o = &V->blocks[l];
+        if (bf16_view(vit, &b->qkv_w, &o->qkv_w, err) || bf16_view(vit, &b->qkv_b, &o->qkv_b, err) ||
+            bf16_view(vit, &b->proj_w, &o->proj_w, err) || bf16_view(vit, &b->proj_b, &o->proj_b, err) ||
+            bf16_view(vit, &b->fc1_w, &o->fc1_w, err) || bf16_view(vit, &b->fc1_b, &o->fc1_b, err) ||
+            bf16_view(vit, &b->fc2_w, &o->fc2_w, err) || bf16_view(vit, &b->fc2_b, &o->fc2_b, err))
+            return -1;
+    }
+    return 0;
+}
+
+int ember_vit_cast_weights(ember_vit *vit, ember_err *err) {
+    if (!ember_vit_mixed(vit)) return 0;
+    return vit->be->cast(vit->be, &vit->wb, &vit->w, err);
+}
+
 /* Host-side draws for initialisation: Philox keyed by the seed, stream 1
  * (dropout uses other keys' counters), one counter per pair of normals. */
 static double uniform01(uint64_t seed, uint64_t i) {
@@ -194,6 +239,11 @@ int ember_vit_create(ember_vit *vit, const ember_vit_config *cfg, const ember_ba
     memset(vit, 0, sizeof *vit);
     if (!be) return ember_err_set(err, "ViT: no backend");
     if (ember_vit_config_check(cfg, err)) return -1;
+    /* Only the CUDA backend runs the bf16 ops (the CPU one computes in f32
+     * and refuses bf16 operands). */
+    if (cfg->compute_dtype == EMBER_BF16 && be->device != EMBER_DEV_CUDA)
+        return ember_err_set(err, "mixed precision (bf16) needs the CUDA backend; use fp32 on the %s",
+                             be->device == EMBER_DEV_CPU ? "CPU" : be->name);
     vit->cfg = *cfg;
     vit->be = be;
     vit->seed = seed;
@@ -203,7 +253,8 @@ int ember_vit_create(ember_vit *vit, const ember_vit_config *cfg, const ember_ba
     vit->params = calloc((size_t)vit->n_params, sizeof *vit->params);
     vit->wt.blocks = calloc((size_t)cfg->depth + 1, sizeof(ember_vit_block_t));
     vit->gt.blocks = calloc((size_t)cfg->depth + 1, sizeof(ember_vit_block_t));
-    if (!vit->params || !vit->wt.blocks || !vit->gt.blocks) {
+    vit->wc.blocks = calloc((size_t)cfg->depth + 1, sizeof(ember_vit_block_t));
+    if (!vit->params || !vit->wt.blocks || !vit->gt.blocks || !vit->wc.blocks) {
         ember_vit_destroy(vit);
         return ember_err_set(err, "out of memory");
     }
@@ -211,6 +262,7 @@ int ember_vit_create(ember_vit *vit, const ember_vit_config *cfg, const ember_ba
 
     size_t bytes = (size_t)vit->n_elems * 4;
     size_t cap = 4 * (bytes + EMBER_ARENA_ALIGN) + 2 * EMBER_ARENA_ALIGN + sizeof(ember_step_scalars);
+    if (ember_vit_mixed(vit)) cap += (size_t)vit->n_elems * 2 + EMBER_ARENA_ALIGN;
     if (ember_arena_init(&vit->state_arena, be, cap, err)) goto fail;
     int64_t shape[1] = {vit->n_elems}, sshape[1] = {(int64_t)sizeof(ember_step_scalars)};
     if (ember_arena_tensor(&vit->state_arena, &vit->w, EMBER_F32, 1, shape, err) ||
@@ -219,7 +271,11 @@ int ember_vit_create(ember_vit *vit, const ember_vit_config *cfg, const ember_ba
         ember_arena_tensor(&vit->state_arena, &vit->v, EMBER_F32, 1, shape, err) ||
         ember_arena_tensor(&vit->state_arena, &vit->step, EMBER_U8, 1, sshape, err))
         goto fail;
-    if (bind_views(vit, &vit->w, &vit->wt, err) || bind_views(vit, &vit->g, &vit->gt, err)) goto fail;
+    if (ember_vit_mixed(vit) && ember_arena_tensor(&vit->state_arena, &vit->wb, EMBER_BF16, 1, shape, err))
+        goto fail;
+    if (bind_views(vit, &vit->w, &vit->wt, err) || bind_views(vit, &vit->g, &vit->gt, err) ||
+        bind_compute_views(vit, err))
+        goto fail;
     if (be->zero(be, &vit->g, err) || be->zero(be, &vit->m, err) || be->zero(be, &vit->v, err) ||
         be->zero(be, &vit->step, err))
         goto fail;
@@ -231,6 +287,7 @@ int ember_vit_create(ember_vit *vit, const ember_vit_config *cfg, const ember_ba
     }
     init_params(vit, host, seed);
     int rc = be->copy_h2d(be, vit->w.data, host, bytes, err);
+    if (!rc) rc = ember_vit_cast_weights(vit, err);
     if (!rc) rc = be->sync(be, err);
     free(host);
     if (rc) goto fail;
@@ -250,6 +307,7 @@ void ember_vit_destroy(ember_vit *vit) {
     free(vit->params);
     free(vit->wt.blocks);
     free(vit->gt.blocks);
+    free(vit->wc.blocks);
     memset(vit, 0, sizeof *vit);
 }
 
@@ -266,35 +324,38 @@ static int plan_acts(ember_vit *vit, ember_arena *a, int64_t B, ember_err *err) 
     ember_vit_acts *A = &vit->acts;
     int64_t G = c->image_size / c->patch, T = G * G, C = c->dim, H = c->heads, Hm = c->mlp_hidden,
             K = c->num_classes, P = (int64_t)c->in_chans * c->patch * c->patch;
-    const ember_dtype f = EMBER_F32;
+    /* f: always f32 (inputs, residual stream and its gradient, statistics,
+     * logits, loss). h: the activation dtype, bf16 in mixed precision. */
+    const ember_dtype f = EMBER_F32, h = c->compute_dtype;
     A->batch = B;
     if (mk(a, &A->images, f, 4, B, c->in_chans, c->image_size, c->image_size, err) ||
-        mk(a, &A->labels, EMBER_I32, 1, B, 0, 0, 0, err) || mk(a, &A->cols, f, 3, B, T, P, 0, err) ||
-        mk(a, &A->emb, f, 3, B, T, C, 0, err))
+        mk(a, &A->labels, EMBER_I32, 1, B, 0, 0, 0, err) || mk(a, &A->cols, h, 3, B, T, P, 0, err) ||
+        mk(a, &A->emb, h, 3, B, T, C, 0, err))
         return -1;
     for (int l = 0; l <= c->depth; l++)
         if (mk(a, &A->res[l], f, 3, B, T, C, 0, err)) return -1;
     for (int l = 0; l < c->depth; l++) {
         ember_vit_layer_acts *L = &A->layers[l];
-        if (mk(a, &L->ln1, f, 3, B, T, C, 0, err) || mk(a, &L->ln1_mean, f, 1, B * T, 0, 0, 0, err) ||
-            mk(a, &L->ln1_rstd, f, 1, B * T, 0, 0, 0, err) || mk(a, &L->qkv, f, 3, B, T, 3 * C, 0, err) ||
-            mk(a, &L->att, f, 3, B, T, C, 0, err) || mk(a, &L->lse, f, 3, B, H, T, 0, err) ||
-            mk(a, &L->mid, f, 3, B, T, C, 0, err) || mk(a, &L->ln2, f, 3, B, T, C, 0, err) ||
+        if (mk(a, &L->ln1, h, 3, B, T, C, 0, err) || mk(a, &L->ln1_mean, f, 1, B * T, 0, 0, 0, err) ||
+            mk(a, &L->ln1_rstd, f, 1, B * T, 0, 0, 0, err) || mk(a, &L->qkv, h, 3, B, T, 3 * C, 0, err) ||
+            mk(a, &L->att, h, 3, B, T, C, 0, err) || mk(a, &L->lse, f, 3, B, H, T, 0, err) ||
+            mk(a, &L->mid, f, 3, B, T, C, 0, err) || mk(a, &L->ln2, h, 3, B, T, C, 0, err) ||
             mk(a, &L->ln2_mean, f, 1, B * T, 0, 0, 0, err) ||
-            mk(a, &L->ln2_rstd, f, 1, B * T, 0, 0, 0, err) || mk(a, &L->fc1_pre, f, 3, B, T, Hm, 0, err) ||
-            mk(a, &L->fc1_act, f, 3, B, T, Hm, 0, err))
+            mk(a, &L->ln2_rstd, f, 1, B * T, 0, 0, 0, err) || mk(a, &L->fc1_pre, h, 3, B, T, Hm, 0, err) ||
+            mk(a, &L->fc1_act, h, 3, B, T, Hm, 0, err))
             return -1;
     }
-    return mk(a, &A->lnf, f, 3, B, T, C, 0, err) || mk(a, &A->lnf_mean, f, 1, B * T, 0, 0, 0, err) ||
-                   mk(a, &A->lnf_rstd, f, 1, B * T, 0, 0, 0, err) || mk(a, &A->pooled, f, 2, B, C, 0, 0, err) ||
-                   mk(a, &A->logits, f, 2, B, K, 0, 0, err) || mk(a, &A->probs, f, 2, B, K, 0, 0, err) ||
-                   mk(a, &A->loss, f, 1, 1, 0, 0, 0, err) || mk(a, &A->correct, EMBER_I32, 1, 1, 0, 0, 0, err) ||
-                   mk(a, &A->dres, f, 3, B, T, C, 0, err) || mk(a, &A->dtmp, f, 3, B, T, C, 0, err) ||
-                   mk(a, &A->dln, f, 3, B, T, C, 0, err) || mk(a, &A->dqkv, f, 3, B, T, 3 * C, 0, err) ||
-                   mk(a, &A->dhid, f, 3, B, T, Hm, 0, err) || mk(a, &A->dpooled, f, 2, B, C, 0, 0, err) ||
-                   mk(a, &A->dlogits, f, 2, B, K, 0, 0, err)
-               ? -1
-               : 0;
+    if (mk(a, &A->lnf, h, 3, B, T, C, 0, err) || mk(a, &A->lnf_mean, f, 1, B * T, 0, 0, 0, err) ||
+        mk(a, &A->lnf_rstd, f, 1, B * T, 0, 0, 0, err) || mk(a, &A->pooled, h, 2, B, C, 0, 0, err) ||
+        mk(a, &A->logits, f, 2, B, K, 0, 0, err) || mk(a, &A->probs, f, 2, B, K, 0, 0, err) ||
+        mk(a, &A->loss, f, 1, 1, 0, 0, 0, err) || mk(a, &A->correct, EMBER_I32, 1, 1, 0, 0, 0, err) ||
+        mk(a, &A->dres, f, 3, B, T, C, 0, err) || mk(a, &A->dtmp, h, 3, B, T, C, 0, err) ||
+        mk(a, &A->dln, h, 3, B, T, C, 0, err) || mk(a, &A->dqkv, h, 3, B, T, 3 * C, 0, err) ||
+        mk(a, &A->dhid, h, 3, B, T, Hm, 0, err) || mk(a, &A->dpooled, h, 2, B, C, 0, 0, err) ||
+        mk(a, &A->dlogits, h, 2, B, K, 0, 0, err))
+        return -1;
+    memset(&A->branch, 0, sizeof A->branch);
+    return ember_vit_mixed(vit) ? mk(a, &A->branch, h, 3, B, T, C, 0, err) : 0;
 }
 
 int ember_vit_set_batch(ember_vit *vit, int64_t batch, ember_err *err) {
@@ -373,15 +434,27 @@ static int drop_fwd(ember_vit *vit, ember_tensor *t, int training, int layer, in
                                 &vit->step, err);
 }
 
+/* Without dropout, fp32 copies (or does nothing in place); mixed
+ * precision still calls dropout_bwd with p = 0, which is the cast from the
+ * f32 residual gradient to bf16 where the dtypes differ (and an exact
+ * identity where they do not), the op sequence verified on the GPU. */
 static int drop_bwd(ember_vit *vit, ember_tensor *dx, const ember_tensor *dy, int training, int layer,
                     int site, ember_err *err) {
     const ember_backend *be = vit->be;
-    if (!training || vit->cfg.dropout == 0.0f) {
+    float p = training ? vit->cfg.dropout : 0.0f;
+    if (p == 0.0f && !ember_vit_mixed(vit)) {
         if (dx->data == dy->data) return 0;
         return be->copy_d2d(be, dx->data, dy->data, ember_tensor_nbytes(dy), err);
     }
-    return be->dropout_bwd(be, dx, dy, vit->cfg.dropout, vit->seed, site_offset(vit, layer, site), &vit->step,
-                           0, err);
+    return be->dropout_bwd(be, dx, dy, p, vit->seed, site_offset(vit, layer, site), &vit->step, 0, err);
+}
+
+/* Where a block's attention projection and FC2 write before joining the
+ * residual stream: in fp32 the block's output res[l+1] itself (then
+ * add(y, mid, y)); in mixed precision the bf16 branch buffer, since the
+ * f32 stream cannot hold a bf16 product. */
+static ember_tensor *branch_of(ember_vit *vit, ember_tensor *y) {
+    return ember_vit_mixed(vit) ? &vit->acts.branch : y;
 }
 
 /* The Conv2d weight [C, Cin, p, p] seen as the Linear weight [C, Cin p p]
@@ -395,7 +468,7 @@ int ember_vit_forward(ember_vit *vit, int training, ember_err *err) {
     const ember_backend *be = vit->be;
     const ember_vit_config *c = &vit->cfg;
     ember_vit_acts *A = &vit->acts;
-    ember_vit_tensors *W = &vit->wt;
+    ember_vit_tensors *W = &vit->wc;
     if (!A->batch) return ember_err_set(err, "ViT forward: no batch size set");
     ember_tensor pw;
     if (patch_w2d(&W->patch_w, &pw, err)) return -1;
@@ -407,21 +480,20 @@ int ember_vit_forward(ember_vit *vit, int training, ember_err *err) {
     for (int l = 0; l < c->depth; l++) {
         ember_vit_layer_acts *L = &A->layers[l];
         ember_vit_block_t *b = &W->blocks[l];
-        ember_tensor *x = &A->res[l], *y = &A->res[l + 1];
-        /* Attention branch; the projection lands in res[l+1] as scratch. */
+        ember_tensor *x = &A->res[l], *y = &A->res[l + 1], *br = branch_of(vit, y);
         if (be->layernorm_fwd(be, &L->ln1, &L->ln1_mean, &L->ln1_rstd, x, &b->ln1_w, &b->ln1_b, c->ln_eps, err) ||
             linear_fwd(be, &L->qkv, NULL, &L->ln1, &b->qkv_w, &b->qkv_b, err) ||
             be->attention_fwd(be, &L->att, &L->lse, &L->qkv, c->heads, 0, err) ||
-            linear_fwd(be, y, NULL, &L->att, &b->proj_w, &b->proj_b, err) ||
-            drop_fwd(vit, y, training, l, SITE_ATT, err) || be->add(be, &L->mid, x, y, err))
+            linear_fwd(be, br, NULL, &L->att, &b->proj_w, &b->proj_b, err) ||
+            drop_fwd(vit, br, training, l, SITE_ATT, err) || be->add(be, &L->mid, x, br, err))
             return ember_err_prefix(err, "ViT forward (block %d attention): ", l);
         /* MLP branch. */
         if (be->layernorm_fwd(be, &L->ln2, &L->ln2_mean, &L->ln2_rstd, &L->mid, &b->ln2_w, &b->ln2_b, c->ln_eps,
                               err) ||
             linear_fwd(be, &L->fc1_act, &L->fc1_pre, &L->ln2, &b->fc1_w, &b->fc1_b, err) ||
             drop_fwd(vit, &L->fc1_act, training, l, SITE_HID, err) ||
-            linear_fwd(be, y, NULL, &L->fc1_act, &b->fc2_w, &b->fc2_b, err) ||
-            drop_fwd(vit, y, training, l, SITE_OUT, err) || be->add(be, y, &L->mid, y, err))
+            linear_fwd(be, br, NULL, &L->fc1_act, &b->fc2_w, &b->fc2_b, err) ||
+            drop_fwd(vit, br, training, l, SITE_OUT, err) || be->add(be, y, &L->mid, br, err))
             return ember_err_prefix(err, "ViT forward (block %d MLP): ", l);
     }
     if (be->layernorm_fwd(be, &A->lnf, &A->lnf_mean, &A->lnf_rstd, &A->res[c->depth], &W->norm_w, &W->norm_b,
@@ -444,7 +516,7 @@ int ember_vit_backward(ember_vit *vit, int training, ember_err *err) {
     const ember_backend *be = vit->be;
     const ember_vit_config *c = &vit->cfg;
     ember_vit_acts *A = &vit->acts;
-    ember_vit_tensors *W = &vit->wt, *G = &vit->gt;
+    ember_vit_tensors *W = &vit->wc, *G = &vit->gt;
     if (!A->batch) return ember_err_set(err, "ViT backward: no batch size set");
     if (be->zero(be, &vit->g, err)) return -1;
     /* Head, final norm, pooling. */

@@ -26,7 +26,19 @@
  *
  * Default size (dim 384, depth 8, heads 8, mlp 4x, patch 4, 32x32, 10
  * classes): 14,243,722 parameters, the same as the PyTorch model (checked by
- * tests/fixtures/gen_vit_fixtures.py). */
+ * tests/fixtures/gen_vit_fixtures.py).
+ *
+ * Mixed precision (cfg.compute_dtype = EMBER_BF16, CUDA backend only): the
+ * autocast recipe. Matrix products take bf16 operands (fp32 accumulation);
+ * the activations between them (patches, LayerNorm outputs, qkv, attention,
+ * MLP hidden, pooled features) and their gradients are bf16; the residual
+ * stream and its gradient, LayerNorm statistics, the attention logsumexp,
+ * logits, probabilities and loss stay fp32. The master weights, gradients
+ * and AdamW state are the same fp32 buffers as in fp32 mode (same layout,
+ * same checkpoints, same dropout offsets); a bf16 copy of the weights (wb,
+ * same layout) feeds the products, refreshed by AdamW in the same pass. The
+ * forward and backward code is shared: only the activation dtypes, the
+ * weight views the ops read (wc) and one branch buffer differ. */
 #ifndef EMBER_NN_VIT_H
 #define EMBER_NN_VIT_H
 
@@ -51,6 +63,9 @@ typedef struct ember_vit_config {
     int num_classes; /* 10 */
     float dropout;   /* 0.1: embeddings, attention output, MLP hidden and output */
     float ln_eps;    /* 1e-5 */
+    /* EMBER_F32 (0, the default): fp32 throughout, on any backend.
+     * EMBER_BF16: mixed precision (see the top), CUDA backend only. */
+    ember_dtype compute_dtype;
 } ember_vit_config;
 
 ember_vit_config ember_vit_default_config(void);
@@ -95,6 +110,10 @@ typedef struct ember_vit_acts {
     ember_tensor dres, dtmp, dln, dqkv, dhid, dpooled, dlogits;
     ember_tensor labels;      /* [B] i32, on the device */
     ember_tensor images;      /* [B, 3, H, W] f32, on the device */
+    /* Mixed precision only (NULL data in fp32): the bf16 output of the
+     * attention projection and of FC2, before it joins the f32 residual
+     * stream (fp32 uses res[l+1] itself as that scratch). */
+    ember_tensor branch;
 } ember_vit_acts;
 
 /* Doubles, as torch's hyperparameters are Python floats (the bias
@@ -132,9 +151,20 @@ typedef struct ember_vit {
     ember_step_scalars host_step; /* host copy of `step` (kept alive for async copies) */
     int32_t host_counts[2];       /* host landing place for the eval count */
     ember_adamw_config opt;
+
+    /* Mixed precision: wb is the bf16 copy of w ([n_elems], same layout, in
+     * state_arena; NULL data in fp32). wc holds the views the forward and
+     * backward read the weights through: in fp32 the same as wt; in mixed
+     * precision bf16 views of wb for every matrix-product weight and bias
+     * except the head's bias (the logits are f32, so it stays f32), and
+     * wt's f32 views for pos_embed and the LayerNorms. */
+    ember_tensor wb;
+    ember_vit_tensors wc;
 } ember_vit;
 
-/* Builds the model on `be`, initialised from `seed` (see above). */
+/* Builds the model on `be`, initialised from `seed` (see above). A
+ * cfg->compute_dtype of EMBER_BF16 on a backend other than CUDA is refused
+ * with an error saying to use fp32 there. */
 int ember_vit_create(ember_vit *vit, const ember_vit_config *cfg, const ember_backend *be,
                      uint64_t seed, ember_err *err);
 void ember_vit_destroy(ember_vit *vit);
@@ -144,11 +174,19 @@ void ember_vit_destroy(ember_vit *vit);
  * gives the same addresses as before (captured graphs stay valid). */
 int ember_vit_set_batch(ember_vit *vit, int64_t batch, ember_err *err);
 
+/* Non-zero when the model computes in bf16 mixed precision. */
+static inline int ember_vit_mixed(const ember_vit *vit) { return vit->cfg.compute_dtype == EMBER_BF16; }
+
+/* Refreshes the bf16 weight copy wb from the f32 master weights w (a
+ * no-op in fp32). create, load_safetensors and the AdamW steps keep wb
+ * fresh themselves; call this after writing vit->w any other way. */
+int ember_vit_cast_weights(ember_vit *vit, ember_err *err);
+
 /* Parameter lookup by PyTorch name; NULL if unknown. */
 const ember_vit_param *ember_vit_find_param(const ember_vit *vit, const char *name);
 
 /* Forward on vit->acts.images (already on the device, [B, 3, H, W] f32)
- * into acts.logits. training: dropout on. */
+ * into acts.logits (f32 in both modes). training: dropout on. */
 int ember_vit_forward(ember_vit *vit, int training, ember_err *err);
 /* Loss on acts.logits and acts.labels into acts.loss (batch mean, with label
  * smoothing vit->smoothing) and acts.probs. */

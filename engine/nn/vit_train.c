@@ -1,6 +1,8 @@
 /* vit_train.c — the ViT's training step (forward, loss, backward, AdamW with
  * per-step values in the device step-scalar tensor), evaluation, and
- * weights in and out as safetensors with PyTorch names. */
+ * weights in and out as safetensors with PyTorch names. In mixed precision
+ * the AdamW pass also refreshes the bf16 weight copy, and loading weights
+ * refreshes it too. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,12 +23,19 @@ int ember_vit_begin_step(ember_vit *vit, float lr, ember_err *err) {
     return upload_step(vit, lr, vit->t + 1, err);
 }
 
-int ember_vit_adamw(ember_vit *vit, float lr, ember_err *err) {
+/* The one AdamW call over the whole parameter buffer, reading lr and the
+ * bias corrections from vit->step; in mixed precision it writes the bf16
+ * copy of the updated weights in the same pass. */
+static int adamw_all(ember_vit *vit, ember_err *err) {
     const ember_backend *be = vit->be;
+    return be->adamw(be, &vit->w, &vit->g, &vit->m, &vit->v, ember_vit_mixed(vit) ? &vit->wb : NULL, &vit->step,
+                     (float)vit->opt.beta1, (float)vit->opt.beta2, (float)vit->opt.eps,
+                     (float)vit->opt.weight_decay, NULL, err);
+}
+
+int ember_vit_adamw(ember_vit *vit, float lr, ember_err *err) {
     if (!(lr >= 0.0f)) return ember_err_set(err, "AdamW: the learning rate must be >= 0, got %g", (double)lr);
-    if (upload_step(vit, lr, vit->t + 1, err) ||
-        be->adamw(be, &vit->w, &vit->g, &vit->m, &vit->v, NULL, &vit->step, (float)vit->opt.beta1,
-                  (float)vit->opt.beta2, (float)vit->opt.eps, (float)vit->opt.weight_decay, NULL, err))
+    if (upload_step(vit, lr, vit->t + 1, err) || adamw_all(vit, err))
         return ember_err_prefix(err, "AdamW step %lld: ", (long long)(vit->t + 1));
     vit->t++;
     return 0;
@@ -49,11 +58,9 @@ int ember_vit_upload_batch(ember_vit *vit, const float *images, const int32_t *l
 }
 
 int ember_vit_step_device(ember_vit *vit, ember_err *err) {
-    const ember_backend *be = vit->be;
     if (!vit->acts.batch) return ember_err_set(err, "ViT train step: upload a batch first");
     if (ember_vit_forward(vit, 1, err) || ember_vit_loss(vit, err) || ember_vit_backward(vit, 1, err) ||
-        be->adamw(be, &vit->w, &vit->g, &vit->m, &vit->v, NULL, &vit->step, (float)vit->opt.beta1,
-                  (float)vit->opt.beta2, (float)vit->opt.eps, (float)vit->opt.weight_decay, NULL, err))
+        adamw_all(vit, err))
         return -1;
     return 0;
 }
@@ -121,6 +128,7 @@ int ember_vit_load_safetensors(ember_vit *vit, const ember_st_file *f, const cha
             rc = ember_err_prefix(err, "loading ViT weights: ");
     }
     if (!rc) rc = be->copy_h2d(be, vit->w.data, host, (size_t)vit->n_elems * sizeof(float), err);
+    if (!rc) rc = ember_vit_cast_weights(vit, err);
     if (!rc) rc = be->sync(be, err);
     free(host);
     return rc;

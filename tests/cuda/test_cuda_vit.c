@@ -5,16 +5,26 @@
  *      weights after 3 AdamW steps with a learning-rate change; dropout off,
  *      then dropout on (the masks agree across backends, so the numbers do).
  *      Bound 1e-5 relative per tensor (fp32 on both sides, see cuda_test.h).
- *   B. the bf16 mixed-precision step (vit_mixed.c) against the CPU's fp32:
+ *   B. engine/nn's bf16 mixed-precision ViT (cfg.compute_dtype = bf16)
+ *      against the CPU's fp32:
  *      logits and loss within 2e-2; gradients and the weights after 3 steps
  *      within 5e-2 per tensor: every matrix product rounds both operands to
  *      bf16 (2^-9 each) and the backward chains ~10 of them per block, so
  *      per-tensor errors of 1e-2 are expected; 5e-2 still catches a wrong
  *      index or scale (errors of order 1).
- *   C. the whole mixed step captured in a CUDA graph and replayed 3 times
- *      (learning-rate change, dropout on, fresh Philox offset per step)
- *      against the same step run op by op: within 1e-4 (only the order of
- *      float atomics in two reductions differs between runs).
+ *   C. the whole mixed step (ember_vit_step_device) captured in a CUDA
+ *      graph and replayed 3 times (learning-rate change, dropout on, fresh
+ *      Philox offset per step) against the same step run op by op: within
+ *      1e-4 (only the order of float atomics in two reductions differs
+ *      between runs).
+ *   D. engine/nn's mixed step against vit_mixed.c, the test-side step that
+ *      B and C exercised before engine/nn had a mixed path (verified on an
+ *      H200: logits within 3e-3 of the CPU, gradients within 8e-3; the
+ *      4.45 ms/step of bench/gpu_notes.md). tests/engine/test_vit_mixed.c
+ *      proves without a GPU that both issue the same ops with the same
+ *      arguments; here the numbers: logits, loss, gradients with dropout on,
+ *      and the weights after 3 steps, within 1e-4 (the C bound: the same
+ *      kernels on the same data, up to the order of float atomics).
  * The key part of attn.qkv.bias has an exactly-zero gradient in exact
  * arithmetic (softmax ignores a per-query shift), so after AdamW its
  * elements are noise amplified to steps of size lr on any implementation;
@@ -163,11 +173,13 @@ int main(void)
         labels[i] = (int32_t)v;
     }
 
-    ember_vit vc, vg, vg2, va, vb;
+    ember_vit vc, vg, vg2, va, vb, vd, vr;
     memset(&vc, 0, sizeof vc); memset(&vg, 0, sizeof vg); memset(&vg2, 0, sizeof vg2);
     memset(&va, 0, sizeof va); memset(&vb, 0, sizeof vb);
-    vit_mixed mx, ma, mb;
-    memset(&mx, 0, sizeof mx); memset(&ma, 0, sizeof ma); memset(&mb, 0, sizeof mb);
+    memset(&vd, 0, sizeof vd); memset(&vr, 0, sizeof vr);
+    vit_mixed mr;
+    memset(&mr, 0, sizeof mr);
+    ember_vit_config cfgm;
     void *graph = NULL;
     float lc, lg;
     float *hc = NULL, *hg = NULL;
@@ -229,20 +241,22 @@ int main(void)
 
     /* ---- B: bf16 mixed precision vs the CPU's fp32 ------------------------ */
     cfg.dropout = 0.0f;
+    cfgm = cfg;
+    cfgm.compute_dtype = EMBER_BF16;
     OK("create (cpu)", ember_vit_create(&vc, &cfg, CPU, 1, &E));
-    OK("create (cuda)", ember_vit_create(&vg2, &cfg, GPU, 1, &E));
+    OK("create mixed (cuda)", ember_vit_create(&vg2, &cfgm, GPU, 1, &E));
     set_opt(&vc, cfgj);
     set_opt(&vg2, cfgj);
     OK("load", ember_vit_load_safetensors(&vc, &f, "param.", &E) ||
                    ember_vit_load_safetensors(&vg2, &f, "param.", &E));
-    OK("mixed init", vit_mixed_init(&mx, &vg2, B, &E));
-    OK("upload", ember_vit_upload_batch(&vc, img, labels, B, &E) || vit_mixed_upload(&mx, img, labels, &E));
+    OK("upload", ember_vit_upload_batch(&vc, img, labels, B, &E) ||
+                     ember_vit_upload_batch(&vg2, img, labels, B, &E));
     OK("forward (cpu)", ember_vit_forward(&vc, 0, &E) || ember_vit_loss(&vc, &E) ||
                             ember_vit_backward(&vc, 0, &E));
-    OK("mixed forward+backward", vit_mixed_forward(&mx, 0, &E) || vit_mixed_loss(&mx, &E) ||
-                                     vit_mixed_backward(&mx, 0, &E));
+    OK("mixed forward+backward", ember_vit_forward(&vg2, 0, &E) || ember_vit_loss(&vg2, &E) ||
+                                     ember_vit_backward(&vg2, 0, &E));
     hc = read_loss_logits(CPU, &vc.acts.logits, &vc.acts.loss, &lc, nlog);
-    hg = read_loss_logits(GPU, &mx.logits, &mx.loss, &lg, nlog);
+    hg = read_loss_logits(GPU, &vg2.acts.logits, &vg2.acts.loss, &lg, nlog);
     if (!hc || !hg) goto out;
     ct_expect_rel("B bf16 ViT logits vs CPU fp32", rel(hg, hc, nlog), CT_TOL_BF16);
     ct_expect_rel("B bf16 ViT loss vs CPU fp32", fabs(lg - lc) / fabs(lc), CT_TOL_BF16);
@@ -251,8 +265,7 @@ int main(void)
     for (size_t s = 0; s < json_array_size(lrs); s++) {
         float lr = (float)json_number_value(json_array_get(lrs, s));
         OK("train step (cpu)", ember_vit_train_step(&vc, lr, NULL, &E));
-        OK("mixed step", ember_vit_begin_step(&vg2, lr, &E) || vit_mixed_step(&mx, &E));
-        vit_mixed_step_done(&mx);
+        OK("mixed train step", ember_vit_train_step(&vg2, lr, NULL, &E));
     }
     compare("B bf16 ViT weights after 3 AdamW steps vs CPU fp32", &vg2, &vc, 0, 5e-2, 2 * lr_sum);
     {
@@ -260,7 +273,7 @@ int main(void)
         int64_t n = vg2.n_elems;
         uint16_t *wb = malloc((size_t)n * 2);
         float *w = malloc((size_t)n * 4);
-        if (wb && w && !GPU->copy_d2h(GPU, wb, mx.wb.data, (size_t)n * 2, &E) &&
+        if (wb && w && !GPU->copy_d2h(GPU, wb, vg2.wb.data, (size_t)n * 2, &E) &&
             !GPU->copy_d2h(GPU, w, vg2.w.data, (size_t)n * 4, &E) && !GPU->sync(GPU, &E)) {
             int64_t bad = 0;
             for (int64_t i = 0; i < n; i++) bad += wb[i] != ember_f32_to_bf16(w[i]);
@@ -272,19 +285,21 @@ int main(void)
 
     /* ---- C: the mixed step as a CUDA graph vs op by op ---------------------- */
     cfg.dropout = (float)get_num(cfgj, "dropout");
-    OK("create", ember_vit_create(&va, &cfg, GPU, 99, &E) || ember_vit_create(&vb, &cfg, GPU, 99, &E));
+    cfgm = cfg;
+    cfgm.compute_dtype = EMBER_BF16;
+    OK("create", ember_vit_create(&va, &cfgm, GPU, 99, &E) || ember_vit_create(&vb, &cfgm, GPU, 99, &E));
     set_opt(&va, cfgj);
     set_opt(&vb, cfgj);
     OK("load", ember_vit_load_safetensors(&va, &f, "param.", &E) ||
                    ember_vit_load_safetensors(&vb, &f, "param.", &E));
-    OK("mixed init", vit_mixed_init(&ma, &va, B, &E) || vit_mixed_init(&mb, &vb, B, &E));
-    OK("upload", vit_mixed_upload(&ma, img, labels, &E) || vit_mixed_upload(&mb, img, labels, &E));
+    OK("upload", ember_vit_upload_batch(&va, img, labels, B, &E) ||
+                     ember_vit_upload_batch(&vb, img, labels, B, &E));
     /* warm-up outside the capture (cuBLASLt plans are made here, once) */
-    OK("warm-up", ember_vit_begin_step(&vb, 0.0f, &E) || vit_mixed_forward(&mb, 1, &E) ||
-                      vit_mixed_loss(&mb, &E) || vit_mixed_backward(&mb, 1, &E) || GPU->sync(GPU, &E));
+    OK("warm-up", ember_vit_begin_step(&vb, 0.0f, &E) || ember_vit_forward(&vb, 1, &E) ||
+                      ember_vit_loss(&vb, &E) || ember_vit_backward(&vb, 1, &E) || GPU->sync(GPU, &E));
     OK("graph_begin", GPU->graph_begin(GPU, &E));
     {
-        int crc = vit_mixed_step(&mb, &E);
+        int crc = ember_vit_step_device(&vb, &E);
         ember_err e2;
         ember_err_clear(&e2);
         int erc = GPU->graph_end(GPU, &graph, &e2);
@@ -294,25 +309,54 @@ int main(void)
     for (size_t s = 0; s < json_array_size(lrs); s++) {
         float lr = (float)json_number_value(json_array_get(lrs, s));
         float la, lb;
-        OK("eager step", ember_vit_begin_step(&va, lr, &E) || vit_mixed_step(&ma, &E));
+        OK("eager step", ember_vit_begin_step(&va, lr, &E) || ember_vit_step_device(&va, &E));
         OK("graph step", ember_vit_begin_step(&vb, lr, &E) || GPU->graph_launch(GPU, graph, &E));
-        OK("losses", GPU->copy_d2h(GPU, &la, ma.loss.data, 4, &E) ||
-                         GPU->copy_d2h(GPU, &lb, mb.loss.data, 4, &E) || GPU->sync(GPU, &E));
-        vit_mixed_step_done(&ma);
-        vit_mixed_step_done(&mb);
+        OK("losses", GPU->copy_d2h(GPU, &la, va.acts.loss.data, 4, &E) ||
+                         GPU->copy_d2h(GPU, &lb, vb.acts.loss.data, 4, &E) || GPU->sync(GPU, &E));
+        ember_vit_step_done(&va);
+        ember_vit_step_done(&vb);
         char w[160];
         snprintf(w, sizeof w, "C graph replay %zu loss %.6f vs op by op %.6f", s + 1, (double)lb, (double)la);
         ct_expect_rel(w, fabs((double)lb - la) / fabs((double)la), 1e-4);
     }
     compare("C graph weights after 3 replays vs op by op", &vb, &va, 0, 1e-4, lr_sum);
 
+    /* ---- D: engine/nn's mixed step vs vit_mixed.c (the GPU-verified one) -- */
+    OK("create", ember_vit_create(&vd, &cfgm, GPU, 7, &E) || ember_vit_create(&vr, &cfg, GPU, 7, &E));
+    set_opt(&vd, cfgj);
+    set_opt(&vr, cfgj);
+    OK("load", ember_vit_load_safetensors(&vd, &f, "param.", &E) ||
+                   ember_vit_load_safetensors(&vr, &f, "param.", &E));
+    OK("reference init", vit_mixed_init(&mr, &vr, B, &E));
+    OK("upload", ember_vit_upload_batch(&vd, img, labels, B, &E) || vit_mixed_upload(&mr, img, labels, &E));
+    vd.rng_offset = vr.rng_offset = 3 * vd.rng_per_step;
+    OK("step scalars", ember_vit_begin_step(&vd, 0.0f, &E) || ember_vit_begin_step(&vr, 0.0f, &E));
+    OK("engine forward+backward", ember_vit_forward(&vd, 1, &E) || ember_vit_loss(&vd, &E) ||
+                                      ember_vit_backward(&vd, 1, &E));
+    OK("reference forward+backward", vit_mixed_forward(&mr, 1, &E) || vit_mixed_loss(&mr, &E) ||
+                                         vit_mixed_backward(&mr, 1, &E));
+    hc = read_loss_logits(GPU, &mr.logits, &mr.loss, &lc, nlog);
+    hg = read_loss_logits(GPU, &vd.acts.logits, &vd.acts.loss, &lg, nlog);
+    if (!hc || !hg) goto out;
+    ct_expect_rel("D engine mixed logits vs vit_mixed.c (dropout on)", rel(hg, hc, nlog), 1e-4);
+    ct_expect_rel("D engine mixed loss vs vit_mixed.c", fabs(lg - lc) / fabs(lc), 1e-4);
+    free(hc); free(hg); hc = hg = NULL;
+    compare("D engine mixed gradients vs vit_mixed.c", &vd, &vr, 1, 1e-4, 0);
+    for (size_t s = 0; s < json_array_size(lrs); s++) {
+        float lr = (float)json_number_value(json_array_get(lrs, s));
+        OK("engine mixed step", ember_vit_train_step(&vd, lr, NULL, &E));
+        OK("reference step", ember_vit_begin_step(&vr, lr, &E) || vit_mixed_step(&mr, &E));
+        vit_mixed_step_done(&mr);
+    }
+    compare("D engine mixed weights after 3 steps vs vit_mixed.c", &vd, &vr, 0, 1e-4, lr_sum);
+
 out:
     free(hc);
     free(hg);
     if (graph) GPU->graph_destroy(GPU, graph);
-    vit_mixed_free(&mx); vit_mixed_free(&ma); vit_mixed_free(&mb);
+    vit_mixed_free(&mr);
     ember_vit_destroy(&vc); ember_vit_destroy(&vg); ember_vit_destroy(&vg2);
-    ember_vit_destroy(&va); ember_vit_destroy(&vb);
+    ember_vit_destroy(&va); ember_vit_destroy(&vb); ember_vit_destroy(&vd); ember_vit_destroy(&vr);
     free(img);
     free(labels);
     json_decref(cfgj);

@@ -1,7 +1,8 @@
-/* vit_mixed.c — the bf16 mixed-precision ViT step (see vit_mixed.h). The
- * structure follows engine/nn/vit.c op for op, so the two can be compared
- * tensor by tensor; only dtypes and the separate bf16 branch buffer (the
- * f32 residual stream cannot hold a bf16 matmul output) differ. */
+/* vit_mixed.c — the bf16 mixed-precision ViT step (see vit_mixed.h): the
+ * frozen, GPU-verified reference for engine/nn's mixed path. The structure
+ * follows engine/nn/vit.c op for op; only dtypes and the separate bf16
+ * branch buffer (the f32 residual stream cannot hold a bf16 matmul output)
+ * differ from the fp32 path. */
 #include "vit_mixed.h"
 
 #include <stdlib.h>
