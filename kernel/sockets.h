@@ -1,0 +1,32 @@
+/* sockets.h — ZeroMQ plumbing: binding the five channels, and moving whole
+ * Jupyter messages in and out of a socket. */
+#ifndef EMBER_KERNEL_SOCKETS_H
+#define EMBER_KERNEL_SOCKETS_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+#include "kernel.h"
+
+/* Creates and binds shell, control, stdin, iopub, hb and the inproc pair. */
+int ember_sockets_open(ember_kernel *k, char *err, size_t errlen);
+
+/* Receives one multipart message and parses it. Returns 0 with *m filled,
+ * 1 when a message arrived but was dropped (logged: bad signature, bad
+ * framing), -1 when the socket failed (errno set; ETERM at shutdown). */
+int ember_recv_msg(ember_kernel *k, void *sock, const char *channel, ember_msg *m);
+
+/* Sends every frame; -1 (and a log line) when ZeroMQ refuses. */
+int ember_send_parts(void *sock, const ember_parts *p);
+
+/* Signs and sends one message. content and metadata are borrowed; parent
+ * (the request this answers, its header becomes parent_header) may be NULL. */
+int ember_send_msg(ember_kernel *k, void *sock, const ember_buf *ids, size_t nids,
+                   const char *msg_type, const ember_msg *parent, json_t *metadata,
+                   json_t *content);
+
+/* Reply to req on sock, routed to req's identities. Steals content. */
+int ember_reply(ember_kernel *k, void *sock, const ember_msg *req, const char *reply_type,
+                json_t *content);
+
+#endif
