@@ -14,6 +14,18 @@
 static lang_value *oom(lang_ctx *cx) { return lang_raise(cx, "MemoryError", "out of memory"); }
 static lang_value *ret(lang_ctx *cx, lang_value *v) { return v ? v : oom(cx); }
 
+/* Writes a built-up text to a stream and frees it; the builtin's result is none. */
+static lang_value *write_buffer(lang_ctx *cx, const char *stream, strbuf *b)
+{
+    size_t len = b->len;
+    char *text = sb_take(b);
+    if (!text)
+        return oom(cx);
+    lang_write(cx, stream, text, len);
+    free(text);
+    return lang_none();
+}
+
 static lang_value *b_print(lang_ctx *cx, const lang_args *a)
 {
     const lang_value *sep = a->v[0], *end = a->v[1];
@@ -46,13 +58,7 @@ static lang_value *b_print(lang_ctx *cx, const lang_args *a)
         sb_add(&b, end->as.str.ptr, end->as.str.len);
     else
         sb_add(&b, "\n", 1);
-    size_t len = b.len;
-    char *text = sb_take(&b);
-    if (!text)
-        return oom(cx);
-    lang_write(cx, file, text, len);
-    free(text);
-    return lang_none();
+    return write_buffer(cx, file, &b);
 }
 
 static int display_one(lang_ctx *cx, const lang_value *v, const char *id, int update)
@@ -461,13 +467,7 @@ static lang_value *b_who(lang_ctx *cx, const lang_args *a)
         sb_adds(&b, st->names[i]);
         sb_adds(&b, i + 1 < st->n ? "   " : "\n");
     }
-    size_t len = b.len;
-    char *s = sb_take(&b);
-    if (!s)
-        return oom(cx);
-    lang_write(cx, "stdout", s, len);
-    free(s);
-    return lang_none();
+    return write_buffer(cx, "stdout", &b);
 }
 
 static lang_value *b_whos(lang_ctx *cx, const lang_args *a)
@@ -499,13 +499,7 @@ static lang_value *b_whos(lang_ctx *cx, const lang_args *a)
             free(r);
         }
     }
-    size_t len = b.len;
-    char *s = sb_take(&b);
-    if (!s)
-        return oom(cx);
-    lang_write(cx, "stdout", s, len);
-    free(s);
-    return lang_none();
+    return write_buffer(cx, "stdout", &b);
 }
 
 static lang_value *b_vars(lang_ctx *cx, const lang_args *a)

@@ -188,15 +188,11 @@ static int in_comment(const char *code, const lex_result *lr, size_t ps)
 
 json_t *ember_complete(ember_engine *e, const char *code, int cursor_pos)
 {
-    extern lang_state *engine_state(ember_engine * e);
     lang_state *st = engine_state(e);
     if (!code)
         code = "";
     size_t n = strlen(code);
-    size_t ncp = utf8_count(code, n);
-    if (cursor_pos < 0 || (size_t)cursor_pos > ncp)
-        cursor_pos = (int)ncp;
-    size_t cur = utf8_offset(code, n, (size_t)cursor_pos);
+    size_t cur = utf8_cursor_offset(code, n, &cursor_pos);
     size_t ps = cur;
     while (ps > 0 && is_ident((unsigned char)code[ps - 1]))
         ps--;

@@ -262,8 +262,6 @@ json_t *ember_user_expression(ember_engine *e, const char *expr, const ember_io 
     return r;
 }
 
-/* For complete.c and inspect.c, which need the variables. */
-lang_state *engine_state(ember_engine *e);
 lang_state *engine_state(ember_engine *e)
 {
     static lang_state empty; /* no engine: no variables */

@@ -31,15 +31,11 @@ static char *describe(const lang_value *v)
 json_t *ember_inspect(ember_engine *e, const char *code, int cursor_pos, int detail_level)
 {
     (void)detail_level;
-    extern lang_state *engine_state(ember_engine * e);
     lang_state *st = engine_state(e);
     if (!code)
         code = "";
     size_t n = strlen(code);
-    size_t ncp = utf8_count(code, n);
-    if (cursor_pos < 0 || (size_t)cursor_pos > ncp)
-        cursor_pos = (int)ncp;
-    size_t cur = utf8_offset(code, n, (size_t)cursor_pos);
+    size_t cur = utf8_cursor_offset(code, n, &cursor_pos);
     /* the word under (or just before) the cursor */
     size_t ws = cur, we = cur;
     while (ws > 0 && is_ident((unsigned char)code[ws - 1]))

@@ -31,6 +31,9 @@ int utf8_valid(const char *s, size_t n, size_t *bad_at);
 size_t utf8_count(const char *s, size_t n);
 /* Byte offset of code point index cp (clamped to n). */
 size_t utf8_offset(const char *s, size_t n, size_t cp);
+/* Byte offset of a front end's cursor position, given in code points; an
+ * out-of-range *cursor_pos is clamped to the end of the text in place. */
+size_t utf8_cursor_offset(const char *s, size_t n, int *cursor_pos);
 /* 1-based line and column (code points) of byte offset pos. */
 void src_line_col(const char *src, size_t pos, int *line, int *col);
 
@@ -281,5 +284,8 @@ char *sb_take(strbuf *b); /* NULL if out of memory */
 void repr_into(strbuf *b, const lang_value *v, int depth);
 /* A JSON string from bytes, invalid UTF-8 replaced by U+FFFD. */
 json_t *json_string_lossy(const char *s, size_t n);
+
+/* The variables of an engine, for complete.c and inspect.c (engine.c). */
+lang_state *engine_state(ember_engine *e);
 
 #endif

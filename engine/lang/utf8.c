@@ -120,3 +120,11 @@ void src_line_col(const char *src, size_t pos, int *line, int *col)
     *line = l;
     *col = (int)utf8_count(src + start, pos - start) + 1;
 }
+
+size_t utf8_cursor_offset(const char *s, size_t n, int *cursor_pos)
+{
+    size_t ncp = utf8_count(s, n);
+    if (*cursor_pos < 0 || (size_t)*cursor_pos > ncp)
+        *cursor_pos = (int)ncp;
+    return utf8_offset(s, n, (size_t)*cursor_pos);
+}

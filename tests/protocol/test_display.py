@@ -13,23 +13,9 @@ import zlib
 import pytest
 
 from ember_testenv import ROOT, SLOW
-from protocol_util import TIMEOUT, collect, drain_iopub, run, shell_reply, start, stop, types
+from protocol_util import TIMEOUT, collect, drain_iopub, run, shell_reply, types
 
 SHARED = os.environ.get("EMBER_SHARED_DATA") or str(ROOT.parent / "shared" / "data")
-
-
-@pytest.fixture(scope="module")
-def kernel():
-    km, kc = start()
-    yield km, kc
-    stop(km, kc)
-
-
-@pytest.fixture
-def kc(kernel):
-    km, kc = kernel
-    drain_iopub(kc)
-    return kc
 
 
 def decode_png(b64):

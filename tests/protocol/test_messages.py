@@ -5,27 +5,9 @@ is_complete, complete, inspect, comm_info/comm_open, and iopub_welcome."""
 import time
 from queue import Empty
 
-import pytest
 import zmq
 
-from protocol_util import (
-    TIMEOUT, collect, drain_iopub, result_text, run, shell_reply, start, stdout_of, stop,
-    types,
-)
-
-
-@pytest.fixture(scope="module")
-def kernel():
-    km, kc = start()
-    yield km, kc
-    stop(km, kc)
-
-
-@pytest.fixture
-def kc(kernel):
-    km, kc = kernel
-    drain_iopub(kc)
-    return kc
+from protocol_util import TIMEOUT, collect, result_text, run, shell_reply, stdout_of, types
 
 
 def check_kernel_info(content):

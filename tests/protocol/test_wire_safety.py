@@ -6,14 +6,7 @@ import json
 
 import pytest
 
-from protocol_util import RawClient, result_text, run, start, stop
-
-
-@pytest.fixture(scope="module")
-def kernel():
-    km, kc = start()
-    yield km, kc
-    stop(km, kc)
+from protocol_util import RawClient, result_text, run
 
 
 @pytest.fixture
