@@ -10,6 +10,7 @@
 #include "handlers.h"
 #include "kernel_info.h"
 #include "iopub.h"
+#include "parent.h"
 #include "sockets.h"
 
 static void handle_control(ember_kernel *k, const ember_msg *m)
@@ -36,18 +37,26 @@ static void handle_control(ember_kernel *k, const ember_msg *m)
 
 int ember_control_loop(ember_kernel *k)
 {
+    pid_t parent = ember_parent_from_env();
     while (!atomic_load(&k->shutting_down)) {
         zmq_pollitem_t items[] = {
             {k->control, 0, ZMQ_POLLIN, 0},
             {k->wake_pull, 0, ZMQ_POLLIN, 0},
             {NULL, k->iopub_fd, ZMQ_POLLIN, 0},
         };
-        int r = zmq_poll(items, 3, -1);
+        /* With a parent to watch, wake once a second to look at it. */
+        int r = zmq_poll(items, 3, parent ? 1000 : -1);
         if (r < 0) {
             if (errno == EINTR) /* SIGINT: the handler already did its work */
                 continue;
             ember_log("polling the control channel failed: %s", zmq_strerror(errno));
             return -1;
+        }
+        if (ember_parent_gone(parent)) {
+            ember_log("the process that started this kernel (pid %ld) has exited: shutting down",
+                      (long)parent);
+            atomic_store(&k->shutting_down, 1);
+            break;
         }
         if (items[2].revents & ZMQ_POLLIN)
             ember_iopub_service(k);

@@ -4,12 +4,14 @@ a cell runs, the stdin round trip, restart, shutdown (exit code 0, nothing
 left behind) and history surviving a restart."""
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
 
-from ember_testenv import SLOW
+from ember_testenv import KERNEL_BIN, SLOW, kernel_env
 from protocol_util import (
     TIMEOUT, collect, result_text, run, shell_reply, start, stdout_of, stop, types,
 )
@@ -234,6 +236,60 @@ def test_manager_shutdown_leaves_no_process():
     km.shutdown_kernel(now=False)
     assert not km.is_alive()
     assert not pid_alive(pid)
+
+
+def _orphaned_kernel(tmp_path, parent_pid_env, linger=0.0):
+    """Starts ember-kernel from a short-lived parent process that exits at once
+    without shutting it down (a front end killed with SIGKILL, say) and
+    returns the kernel's pid. parent_pid_env is JPY_PARENT_PID ('SELF' for
+    the parent's own pid, '' for none); the parent lingers that many seconds
+    before it exits, so the kernel sees it alive first."""
+    from jupyter_client.connect import write_connection_file
+
+    conn, _ = write_connection_file(str(tmp_path / "conn.json"), key=b"orphan-test")
+    script = (
+        "import os, subprocess, sys\n"
+        "env = dict(os.environ)\n"
+        "v = sys.argv[3]\n"
+        "if v: env['JPY_PARENT_PID'] = v.replace('SELF', str(os.getpid()))\n"
+        "else: env.pop('JPY_PARENT_PID', None)\n"
+        "p = subprocess.Popen([sys.argv[1], '-f', sys.argv[2]], env=env,\n"
+        "                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+        "print(p.pid, flush=True)\n"
+        "import time; time.sleep(float(sys.argv[4]))\n"
+    )
+    env = dict(os.environ, **kernel_env())
+    out = subprocess.run([sys.executable, "-c", script, str(KERNEL_BIN), conn, parent_pid_env,
+                          str(linger)],
+                         capture_output=True, text=True, check=True, env=env)
+    return int(out.stdout.strip())
+
+
+@pytest.mark.parametrize("linger", [0.0, 1.5])
+def test_kernel_exits_when_its_parent_dies(tmp_path, linger):
+    """Like ipykernel's parent poller: a kernel whose front end died (named in
+    JPY_PARENT_PID, as jupyter_client does) shuts down instead of living on
+    as an orphan — whether the parent died before the kernel looked (0 s) or
+    while it was watching (1.5 s)."""
+    pid = _orphaned_kernel(tmp_path, "SELF", linger)
+    deadline = time.monotonic() + 10 * SLOW
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    alive = pid_alive(pid)
+    if alive:
+        os.kill(pid, signal.SIGKILL)
+    assert not alive, "the kernel outlived its parent by more than 10 s"
+
+
+def test_kernel_without_parent_pid_is_not_watched(tmp_path):
+    """Without JPY_PARENT_PID (a kernel started by hand) nothing is watched:
+    the kernel stays up after its starter exits, until told to stop."""
+    pid = _orphaned_kernel(tmp_path, "")
+    try:
+        time.sleep(2.5 * SLOW)
+        assert pid_alive(pid)
+    finally:
+        os.kill(pid, signal.SIGKILL)
 
 
 def test_history_survives_restart(kernel):
