@@ -42,6 +42,13 @@ for m in "${py[@]}"; do
 done
 if ((${#pymissing[@]})); then
   echo "install-deps: installing Python packages with pip: ${pymissing[*]}"
-  "$PY" -m pip install -q --disable-pip-version-check "${pymissing[@]}"
+  pipflags=(-q --disable-pip-version-check)
+  # Debian's own python3 refuses pip installs (PEP 668) unless told otherwise;
+  # these are test tools, so installing them beside Debian's packages is fine.
+  if "$PY" -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")))'; then
+    echo "install-deps: $PY is marked externally managed; pip gets --break-system-packages"
+    pipflags+=(--break-system-packages)
+  fi
+  "$PY" -m pip install "${pipflags[@]}" "${pymissing[@]}"
 fi
 echo "install-deps: everything for '$what' is present"
