@@ -30,7 +30,8 @@ static void handle_control(ember_kernel *k, const ember_msg *m)
                       json_pack("{s:s, s:b}", "status", "ok", "restart", restart));
         atomic_store(&k->shutting_down, 1);
     } else {
-        ember_log("ignoring a message of unknown type \"%s\" on control", m->msg_type);
+        ember_log_once(m->msg_type, "ignoring messages of unknown type \"%s\" on control",
+                       m->msg_type);
     }
     ember_publish_status(k, "idle", m);
 }

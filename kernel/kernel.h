@@ -58,5 +58,7 @@ typedef struct ember_kernel {
 /* log.c */
 void ember_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ember_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* ember_log, but only the first time for a given key (e.g. a msg_type). */
+void ember_log_once(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

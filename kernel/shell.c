@@ -52,7 +52,7 @@ static int dispatch(ember_kernel *k, const ember_msg *m, int aborting)
         if (i < n)
             handlers[i].fn(k, m);
         else
-            ember_log("ignoring a message of unknown type \"%s\" on shell", m->msg_type);
+            ember_log_once(m->msg_type, "ignoring messages of unknown type \"%s\" on shell", m->msg_type);
     }
     ember_publish_status(k, "idle", m);
     return stop;

@@ -7,7 +7,9 @@ from queue import Empty
 
 import zmq
 
-from protocol_util import TIMEOUT, collect, result_text, run, shell_reply, stdout_of, types
+from protocol_util import (
+    TIMEOUT, collect, result_text, run, shell_reply, start, stdout_of, stop, types,
+)
 
 
 def check_kernel_info(content):
@@ -268,6 +270,28 @@ def test_unknown_msg_type_is_ignored(kc):
     assert [m["content"]["execution_state"] for m in msgs] == ["busy", "idle"]
     reply, _ = run(kc, "1")
     assert reply["content"]["status"] == "ok"
+
+
+def test_unknown_requests_are_logged_once(tmp_path):
+    """A front-end extension polling with a request Ember does not know
+    (jupyter-resource-usage sends usage_request every few seconds) gets one
+    line in the kernel's log, not one per request."""
+    log = open(tmp_path / "kernel.log", "w+")
+    km, kc = start(stderr=log)
+    try:
+        for _ in range(5):
+            for channel in (kc.control_channel, kc.shell_channel):
+                msg = kc.session.msg("usage_request", {})
+                channel.send(msg)
+                collect(kc, msg["header"]["msg_id"])
+        reply, _ = run(kc, "1")
+        assert reply["content"]["status"] == "ok"
+    finally:
+        stop(km, kc)
+    log.seek(0)
+    lines = [l for l in log.read().splitlines() if "usage_request" in l]
+    log.close()
+    assert len(lines) == 1, lines
 
 
 def test_iopub_welcome_for_each_subscriber(kernel):
