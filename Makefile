@@ -15,10 +15,9 @@ deps-build: ; @scripts/install-deps.sh build
 deps-check: ; @scripts/install-deps.sh check
 deps-demo:  ; @scripts/install-deps.sh demo
 
-$(BUILD)/CMakeCache.txt:
-	cmake -S . -B $(BUILD) $(CMAKE_ARGS)
-
-build: $(BUILD)/CMakeCache.txt
+# Configuring again is cheap and lets CMAKE_ARGS change an existing build dir.
+build:
+	cmake -S . -B $(BUILD) $(CMAKE_ARGS) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
 kernelspec: build
