@@ -2,6 +2,7 @@
  * so it answers at once whatever the other threads are doing; it ends when
  * the context is shut down (ETERM). */
 #include "heartbeat.h"
+#include "sockets.h"
 
 #include <errno.h>
 #include <zmq.h>
@@ -28,7 +29,6 @@ void *ember_heartbeat_main(void *arg)
             break;
         }
     }
-    zmq_close(k->hb);
-    k->hb = NULL;
+    ember_socket_close(&k->hb);
     return NULL;
 }

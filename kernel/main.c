@@ -62,13 +62,6 @@ static void term_context(void *ctx)
     }
 }
 
-static void close_socket(void **s)
-{
-    if (*s)
-        zmq_close(*s);
-    *s = NULL;
-}
-
 int main(int argc, char **argv)
 {
     const char *conn_path = NULL;
@@ -165,8 +158,8 @@ int main(int argc, char **argv)
         ember_log("the running cell did not stop within 5 s of shutdown; exiting anyway");
         joined = 0;
     }
-    close_socket(&k.control);
-    close_socket(&k.wake_pull);
+    ember_socket_close(&k.control);
+    ember_socket_close(&k.wake_pull);
     if (!joined) {
         /* A thread still holds its sockets and maybe the engine: nothing
          * more can be released safely, and the replies are already out. */
@@ -174,13 +167,13 @@ int main(int argc, char **argv)
         _exit(status);
     }
     if (!k.exec_started) {
-        close_socket(&k.shell);
-        close_socket(&k.stdin_sock);
-        close_socket(&k.wake_push);
+        ember_socket_close(&k.shell);
+        ember_socket_close(&k.stdin_sock);
+        ember_socket_close(&k.wake_push);
     }
     if (!k.hb_started)
-        close_socket(&k.hb);
-    close_socket(&k.iopub); /* every thread that used it has ended */
+        ember_socket_close(&k.hb);
+    ember_socket_close(&k.iopub); /* every thread that used it has ended */
     ember_history_close(&k.history);
     ember_engine_free(k.engine);
     term_context(k.zctx);
@@ -189,13 +182,13 @@ int main(int argc, char **argv)
     return status;
 
 out_sockets:
-    close_socket(&k.shell);
-    close_socket(&k.control);
-    close_socket(&k.stdin_sock);
-    close_socket(&k.iopub);
-    close_socket(&k.hb);
-    close_socket(&k.wake_pull);
-    close_socket(&k.wake_push);
+    ember_socket_close(&k.shell);
+    ember_socket_close(&k.control);
+    ember_socket_close(&k.stdin_sock);
+    ember_socket_close(&k.iopub);
+    ember_socket_close(&k.hb);
+    ember_socket_close(&k.wake_pull);
+    ember_socket_close(&k.wake_push);
     term_context(k.zctx);
 out_signer:
     ember_signer_free(&k.signer);

@@ -121,9 +121,8 @@ void *ember_shell_main(void *arg)
     free(k->held);
     k->held = NULL;
     k->nheld = k->held_cap = 0;
-    zmq_close(k->shell);
-    zmq_close(k->stdin_sock);
-    zmq_close(k->wake_push);
-    k->shell = k->stdin_sock = k->wake_push = NULL;
+    ember_socket_close(&k->shell);
+    ember_socket_close(&k->stdin_sock);
+    ember_socket_close(&k->wake_push);
     return NULL;
 }

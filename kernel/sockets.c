@@ -25,7 +25,7 @@ static void *make_socket(ember_kernel *k, int type, const char *what, char *err,
     int linger = 1000;
     if (zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger) != 0) {
         snprintf(err, errlen, "cannot set ZMQ_LINGER on %s: %s", what, zmq_strerror(errno));
-        zmq_close(s);
+        ember_socket_close(&s);
         return NULL;
     }
     return s;
@@ -229,4 +229,11 @@ int ember_reply(ember_kernel *k, void *sock, const ember_msg *req, const char *r
     int rc = ember_send_msg(k, sock, req->ids, req->nids, reply_type, req, NULL, content);
     json_decref(content);
     return rc;
+}
+
+void ember_socket_close(void **s)
+{
+    if (*s && zmq_close(*s) != 0)
+        ember_log("closing a socket failed: %s", zmq_strerror(errno));
+    *s = NULL;
 }

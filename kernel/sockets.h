@@ -10,6 +10,9 @@
 
 /* Creates and binds shell, control, stdin, iopub, hb and the inproc pair. */
 int ember_sockets_open(ember_kernel *k, char *err, size_t errlen);
+/* Closes *s (if any) and sets it to NULL; a failure is logged, since at
+ * shutdown there is nobody left to tell. */
+void ember_socket_close(void **s);
 
 /* Receives one multipart message and parses it. Returns 0 with *m filled,
  * 1 when a message arrived but was dropped (logged: bad signature, bad
