@@ -2,12 +2,15 @@
  * backward, one (batch, head) pair per task. The backward recomputes the
  * probabilities from the saved logsumexp instead of keeping T x T scores.
  *
- * Inner loops are written as axpy's over contiguous rows (K and V are first
- * transposed into per-thread scratch) so the compiler vectorises them
- * without reassociating sums; scores are f32 dot products, softmax sums and
- * logsumexp are accumulated in double. */
+ * The scores Q K^T come from a register-tiled loop with a fixed summation
+ * order (see scores()); the other products (P V and the adjoints) are sgemm
+ * calls on the strided head slices of qkv, T x T scores per thread; softmax sums,
+ * logsumexp and the rows' dO . O are accumulated in double. */
 #include <math.h>
 #include <stdlib.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -48,19 +51,93 @@ static int thread_id(void) {
 #endif
 }
 
-/* dst[e * T + j] = src[j * stride + e]: a head's K or V, transposed. */
-static void transpose_head(float *dst, const float *src, int64_t T, int64_t D, int64_t stride) {
+/* dst[e * T + j] = src[j * stride + e]: a head's K, transposed. */
+static void transpose_head(float *restrict dst, const float *restrict src, int64_t T, int64_t D,
+                           int64_t stride) {
     for (int64_t j = 0; j < T; j++)
         for (int64_t e = 0; e < D; e++) dst[e * T + j] = src[j * stride + e];
 }
 
-/* s[j] = q . k_j for j < nj, with kt = K^T (D x T). */
-static void scores(float *s, const float *q, const float *kt, int64_t nj, int64_t T, int64_t D) {
-    for (int64_t j = 0; j < nj; j++) s[j] = 0.0f;
+/* S = scale Q K^T (T x T) with kt = K^T (D x T). Not sgemm: every score is
+ * the f32 sum of q_e k_e in order of e, then scaled, so that the scores
+ * (and the logsumexp built on them, which tests hold to 1e-6) round the
+ * same on every machine and BLAS. 4 x 8 tiles keep the sums in registers
+ * and vectorise over j without reordering any sum. */
+#ifdef __SSE2__
+/* One full TI x TJ tile in SSE2 registers: a product, then a sum, per
+ * term, exactly the scalar order (no FMA), at any -O level. */
+static void scores_tile(float *restrict S, const float *restrict q, int64_t ldq,
+                        const float *restrict kt, int64_t T, int64_t D, float scale) {
+    __m128 a00 = _mm_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00,
+           a31 = a00;
     for (int64_t e = 0; e < D; e++) {
-        const float qe = q[e], *row = kt + e * T;
-        for (int64_t j = 0; j < nj; j++) s[j] += qe * row[j];
+        const __m128 k0 = _mm_loadu_ps(kt + e * T), k1 = _mm_loadu_ps(kt + e * T + 4);
+        __m128 q0 = _mm_set1_ps(q[e]), q1 = _mm_set1_ps(q[ldq + e]), q2 = _mm_set1_ps(q[2 * ldq + e]),
+               q3 = _mm_set1_ps(q[3 * ldq + e]);
+        a00 = _mm_add_ps(a00, _mm_mul_ps(q0, k0));
+        a01 = _mm_add_ps(a01, _mm_mul_ps(q0, k1));
+        a10 = _mm_add_ps(a10, _mm_mul_ps(q1, k0));
+        a11 = _mm_add_ps(a11, _mm_mul_ps(q1, k1));
+        a20 = _mm_add_ps(a20, _mm_mul_ps(q2, k0));
+        a21 = _mm_add_ps(a21, _mm_mul_ps(q2, k1));
+        a30 = _mm_add_ps(a30, _mm_mul_ps(q3, k0));
+        a31 = _mm_add_ps(a31, _mm_mul_ps(q3, k1));
     }
+    const __m128 sc = _mm_set1_ps(scale);
+    _mm_storeu_ps(S, _mm_mul_ps(a00, sc));
+    _mm_storeu_ps(S + 4, _mm_mul_ps(a01, sc));
+    _mm_storeu_ps(S + T, _mm_mul_ps(a10, sc));
+    _mm_storeu_ps(S + T + 4, _mm_mul_ps(a11, sc));
+    _mm_storeu_ps(S + 2 * T, _mm_mul_ps(a20, sc));
+    _mm_storeu_ps(S + 2 * T + 4, _mm_mul_ps(a21, sc));
+    _mm_storeu_ps(S + 3 * T, _mm_mul_ps(a30, sc));
+    _mm_storeu_ps(S + 3 * T + 4, _mm_mul_ps(a31, sc));
+}
+#else
+static void scores_tile(float *restrict S, const float *restrict q, int64_t ldq,
+                        const float *restrict kt, int64_t T, int64_t D, float scale) {
+    float acc[4][8] = {{0}};
+    for (int64_t e = 0; e < D; e++)
+        for (int r = 0; r < 4; r++) {
+            const float qe = q[r * ldq + e];
+            for (int c = 0; c < 8; c++) acc[r][c] += qe * kt[e * T + c];
+        }
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < 8; c++) S[r * T + c] = acc[r][c] * scale;
+}
+#endif
+
+static void scores(float *restrict S, const float *restrict q, int64_t ldq,
+                   const float *restrict kt, int64_t T, int64_t D, float scale) {
+    enum { TI = 4, TJ = 8 };
+    for (int64_t i0 = 0; i0 < T; i0 += TI)
+        for (int64_t j0 = 0; j0 < T; j0 += TJ) {
+            if (i0 + TI <= T && j0 + TJ <= T) {
+                scores_tile(S + i0 * T + j0, q + i0 * ldq, ldq, kt + j0, T, D, scale);
+                continue;
+            }
+            int64_t ni = T - i0 < TI ? T - i0 : TI, nj = T - j0 < TJ ? T - j0 : TJ;
+            for (int64_t r = 0; r < ni; r++)
+                for (int64_t c = 0; c < nj; c++) {
+                    float a = 0.0f;
+                    for (int64_t e = 0; e < D; e++) a += q[(i0 + r) * ldq + e] * kt[e * T + j0 + c];
+                    S[(i0 + r) * T + j0 + c] = a * scale;
+                }
+        }
+}
+
+/* Row softmax statistics of s[0..nj): the maximum and the sum of
+ * exp(s - max), in double as before the GEMM rewrite. */
+static double softmax_row(float *s, int64_t nj, float *mx_out) {
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < nj; j++) mx = s[j] > mx ? s[j] : mx;
+    double sum = 0.0;
+    for (int64_t j = 0; j < nj; j++) {
+        s[j] = expf(s[j] - mx);
+        sum += s[j];
+    }
+    *mx_out = mx;
+    return sum;
 }
 
 int cpu_attention_fwd(const ember_backend *be, ember_tensor *out, ember_tensor *lse,
@@ -71,43 +148,42 @@ int cpu_attention_fwd(const ember_backend *be, ember_tensor *out, ember_tensor *
     if (att_check(op, qkv, heads, &d, err) || cpu_need_f32(out, op, "out", d.B * d.T * d.C, err) ||
         cpu_need_f32(lse, op, "lse", d.B * d.H * d.T, err))
         return -1;
-    const int64_t T = d.T, D = d.D, C3 = 3 * d.C;
-    size_t per = (size_t)(T * D + T + D + 1);
+    const int64_t T = d.T, D = d.D, C = d.C, C3 = 3 * d.C;
+    if (T == 0 || d.B == 0) return 0;
+    size_t per = (size_t)(T * T + T * D);
     float *scratch = malloc(sizeof(float) * per * (size_t)threads());
     if (!scratch) return ember_err_set(err, "%s: out of memory for scratch", op);
     const float *QKV = qkv->data;
     float *O = out->data, *L = lse->data;
     const float scale = (float)(1.0 / sqrt((double)D));
-#pragma omp parallel for schedule(dynamic) if (d.B * d.H > 1)
+    int failed = 0;
+    /* One (batch, head) pair per task, its products as single-threaded
+     * GEMMs on the strided head slices of qkv (an OpenMP-built OpenBLAS runs
+     * serially inside a parallel region). */
+#pragma omp parallel for schedule(dynamic) if (d.B * d.H > 1) reduction(| : failed)
     for (int64_t bh = 0; bh < d.B * d.H; bh++) {
         int64_t b = bh / d.H, h = bh % d.H;
-        float *kt = scratch + (size_t)thread_id() * per, *s = kt + T * D, *acc = s + T;
-        const float *base = QKV + b * T * C3;
-        transpose_head(kt, base + d.C + h * D, T, D, C3);
+        float *S = scratch + (size_t)thread_id() * per, *kt = S + T * T;
+        const float *q = QKV + b * T * C3 + h * D, *k = q + C, *v = q + 2 * C;
+        float *o = O + b * T * C + h * D;
+        ember_err local;
+        /* The causal upper triangle is computed and ignored. */
+        transpose_head(kt, k, T, D, C3);
+        scores(S, q, C3, kt, T, D, scale);
         for (int64_t i = 0; i < T; i++) {
             int64_t nj = causal ? i + 1 : T;
-            scores(s, base + i * C3 + h * D, kt, nj, T, D);
-            float mx = -INFINITY;
-            for (int64_t j = 0; j < nj; j++) {
-                s[j] *= scale;
-                mx = s[j] > mx ? s[j] : mx;
-            }
-            double sum = 0.0;
-            for (int64_t j = 0; j < nj; j++) {
-                s[j] = expf(s[j] - mx);
-                sum += s[j];
-            }
-            for (int64_t e = 0; e < D; e++) acc[e] = 0.0f;
-            for (int64_t j = 0; j < nj; j++) {
-                const float pj = s[j], *v = base + j * C3 + 2 * d.C + h * D;
-                for (int64_t e = 0; e < D; e++) acc[e] += pj * v[e];
-            }
-            float inv = (float)(1.0 / sum), *o = O + (b * T + i) * d.C + h * D;
-            for (int64_t e = 0; e < D; e++) o[e] = acc[e] * inv;
+            float *s = S + i * T, mx;
+            double sum = softmax_row(s, nj, &mx);
+            float inv = (float)(1.0 / sum);
+            for (int64_t j = 0; j < nj; j++) s[j] *= inv;
+            for (int64_t j = nj; j < T; j++) s[j] = 0.0f;
             L[(b * d.H + h) * T + i] = (float)((double)mx + log(sum));
         }
+        /* O_h = P V, straight into the head's columns of out. */
+        if (cpu_sgemm(0, 0, T, D, T, 1.0f, S, T, v, C3, 0.0f, o, C, &local)) failed |= 1;
     }
     free(scratch);
+    if (failed) return ember_err_set(err, "%s: a matrix product failed (sizes beyond 2^31?)", op);
     return 0;
 }
 
@@ -123,56 +199,52 @@ int cpu_attention_bwd(const ember_backend *be, ember_tensor *dqkv, const ember_t
         cpu_need_f32(out, op, "out", d.B * d.T * d.C, err) ||
         cpu_need_f32(lse, op, "lse", d.B * d.H * d.T, err))
         return -1;
-    const int64_t T = d.T, D = d.D, C3 = 3 * d.C;
-    /* Per thread: K^T, V^T, dK, dV (T x D each), P and dS rows (T each), dQ row (D). */
-    size_t per = (size_t)(4 * T * D + 2 * T + D + 1);
+    const int64_t T = d.T, D = d.D, C = d.C, C3 = 3 * d.C;
+    if (T == 0 || d.B == 0) return 0;
+    /* Per thread: P and dP/dS (T x T each), K^T (D x T). */
+    size_t per = (size_t)(2 * T * T + T * D);
     float *scratch = malloc(sizeof(float) * per * (size_t)threads());
     if (!scratch) return ember_err_set(err, "%s: out of memory for scratch", op);
     const float *QKV = qkv->data, *DO = dout->data, *O = out->data, *L = lse->data;
     float *DQKV = dqkv->data;
     const float scale = (float)(1.0 / sqrt((double)D));
-#pragma omp parallel for schedule(dynamic) if (d.B * d.H > 1)
+    int failed = 0;
+#pragma omp parallel for schedule(dynamic) if (d.B * d.H > 1) reduction(| : failed)
     for (int64_t bh = 0; bh < d.B * d.H; bh++) {
         int64_t b = bh / d.H, h = bh % d.H;
-        float *kt = scratch + (size_t)thread_id() * per, *vt = kt + T * D, *dk = vt + T * D, *dv = dk + T * D,
-              *p = dv + T * D, *ds = p + T, *dq = ds + T;
-        const float *base = QKV + b * T * C3;
-        float *dbase = DQKV + b * T * C3;
-        transpose_head(kt, base + d.C + h * D, T, D, C3);
-        transpose_head(vt, base + 2 * d.C + h * D, T, D, C3);
-        for (int64_t i = 0; i < T * D; i++) dk[i] = dv[i] = 0.0f;
+        float *P = scratch + (size_t)thread_id() * per, *dS = P + T * T, *kt = dS + T * T;
+        const float *q = QKV + b * T * C3 + h * D, *k = q + C, *v = q + 2 * C;
+        const float *dO = DO + b * T * C + h * D, *o = O + b * T * C + h * D;
+        const float *l = L + (b * d.H + h) * T;
+        float *dq = DQKV + b * T * C3 + h * D, *dk = dq + C, *dv = dq + 2 * C;
+        ember_err local;
+        /* P from the same scores as the forward and the saved logsumexp;
+         * dP = dO V^T. */
+        transpose_head(kt, k, T, D, C3);
+        scores(P, q, C3, kt, T, D, scale);
+        if (cpu_sgemm(0, 1, T, T, D, 1.0f, dO, C, v, C3, 0.0f, dS, T, &local)) {
+            failed |= 1;
+            continue;
+        }
         for (int64_t i = 0; i < T; i++) {
-            const float *q = base + i * C3 + h * D;
-            const float *doi = DO + (b * T + i) * d.C + h * D, *oi = O + (b * T + i) * d.C + h * D;
-            const float li = L[(b * d.H + h) * T + i];
             int64_t nj = causal ? i + 1 : T;
+            const float *doi = dO + i * C, *oi = o + i * C;
             double di = 0.0;
             for (int64_t e = 0; e < D; e++) di += (double)doi[e] * oi[e];
-            scores(p, q, kt, nj, T, D);  /* scores */
-            scores(ds, doi, vt, nj, T, D); /* dP_ij = dO_i . v_j */
+            float *p = P + i * T, *ds = dS + i * T, li = l[i], dif = (float)di;
             for (int64_t j = 0; j < nj; j++) {
-                p[j] = expf(p[j] * scale - li);
-                ds[j] = p[j] * (ds[j] - (float)di);
+                p[j] = expf(p[j] - li);
+                ds[j] = p[j] * (ds[j] - dif);
             }
-            for (int64_t e = 0; e < D; e++) dq[e] = 0.0f;
-            for (int64_t j = 0; j < nj; j++) {
-                const float sj = ds[j], pj = p[j], *k = base + j * C3 + d.C + h * D;
-                float *dkj = dk + j * D, *dvj = dv + j * D;
-                for (int64_t e = 0; e < D; e++) {
-                    dq[e] += sj * k[e];
-                    dkj[e] += sj * q[e];
-                    dvj[e] += pj * doi[e];
-                }
-            }
-            float *dqo = dbase + i * C3 + h * D;
-            for (int64_t e = 0; e < D; e++) dqo[e] = dq[e] * scale;
+            for (int64_t j = nj; j < T; j++) p[j] = ds[j] = 0.0f;
         }
-        for (int64_t j = 0; j < T; j++)
-            for (int64_t e = 0; e < D; e++) {
-                dbase[j * C3 + d.C + h * D + e] = dk[j * D + e] * scale;
-                dbase[j * C3 + 2 * d.C + h * D + e] = dv[j * D + e];
-            }
+        /* dQ = scale dS K, dK = scale dS^T Q, dV = P^T dO, into dqkv's slices. */
+        if (cpu_sgemm(0, 0, T, D, T, scale, dS, T, k, C3, 0.0f, dq, C3, &local) ||
+            cpu_sgemm(1, 0, T, D, T, scale, dS, T, q, C3, 0.0f, dk, C3, &local) ||
+            cpu_sgemm(1, 0, T, D, T, 1.0f, P, T, dO, C, 0.0f, dv, C3, &local))
+            failed |= 1;
     }
     free(scratch);
+    if (failed) return ember_err_set(err, "%s: a matrix product failed (sizes beyond 2^31?)", op);
     return 0;
 }
