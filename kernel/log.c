@@ -8,15 +8,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-void ember_log(const char *fmt, ...)
+static void vlog(const char *tag, const char *suffix, const char *fmt, va_list ap)
 {
     char line[1024];
+    vsnprintf(line, sizeof line, fmt, ap);
+    /* One fprintf per line so lines from two threads do not interleave. */
+    fprintf(stderr, "[%s] %s%s\n", tag, line, suffix);
+}
+
+void ember_log(const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    vlog("ember-kernel", "", fmt, ap);
     va_end(ap);
-    /* One fprintf per line so lines from two threads do not interleave. */
-    fprintf(stderr, "[ember-kernel] %s\n", line);
 }
 
 void ember_debug(const char *fmt, ...)
@@ -28,12 +33,10 @@ void ember_debug(const char *fmt, ...)
     }
     if (!enabled)
         return;
-    char line[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    vlog("ember-kernel debug", "", fmt, ap);
     va_end(ap);
-    fprintf(stderr, "[ember-kernel debug] %s\n", line);
 }
 
 /* Keys already logged by ember_log_once. A front-end extension that polls
@@ -58,10 +61,8 @@ void ember_log_once(const char *key, const char *fmt, ...)
     pthread_mutex_unlock(&once_lock);
     if (!first)
         return;
-    char line[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    vlog("ember-kernel", " (said once; later ones are ignored silently)", fmt, ap);
     va_end(ap);
-    fprintf(stderr, "[ember-kernel] %s (said once; later ones are ignored silently)\n", line);
 }
