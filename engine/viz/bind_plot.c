@@ -162,6 +162,22 @@ static lang_value *plot_value(lang_ctx *cx, viz_plot *p)
     return v ? v : lang_raise(cx, "MemoryError", "out of memory");
 }
 
+/* Gives a rendered plot its text form ("<plot 640x400 'Loss', 2 lines>") and
+ * wraps it as a value; frees p on failure. */
+static lang_value *plot_finish(lang_ctx *cx, viz_plot *p, const char *kind, const char *title,
+                               const char *detail)
+{
+    char text[256];
+    snprintf(text, sizeof text, "<%s %dx%d%s%.120s%s, %s>", kind, p->png.width, p->png.height,
+             title ? " '" : "", title ? title : "", title ? "'" : "", detail);
+    p->text = strdup(text);
+    if (!p->text) {
+        plot_free(p);
+        return lang_raise(cx, "MemoryError", "%s: out of memory", kind);
+    }
+    return plot_value(cx, p);
+}
+
 /* ---- argument helpers ---- */
 
 static int is_number(const lang_value *v) { return v->kind == LANG_INT || v->kind == LANG_FLOAT; }
@@ -409,16 +425,9 @@ static lang_value *b_plot(lang_ctx *cx, const lang_args *a)
         plot_free(p);
         return lang_raise(cx, "ValueError", "plot: %s", err);
     }
-    char text[256];
-    snprintf(text, sizeof text, "<plot %dx%d%s%.120s%s, %zu line%s>", p->png.width, p->png.height,
-             title ? " '" : "", title ? title : "", title ? "'" : "", pn->nseries,
-             pn->nseries == 1 ? "" : "s");
-    p->text = strdup(text);
-    if (!p->text) {
-        plot_free(p);
-        return lang_raise(cx, "MemoryError", "plot: out of memory");
-    }
-    return plot_value(cx, p);
+    char detail[64];
+    snprintf(detail, sizeof detail, "%zu line%s", pn->nseries, pn->nseries == 1 ? "" : "s");
+    return plot_finish(cx, p, "plot", title, detail);
 }
 
 static int panel_copy(const vp_panel *src, vp_panel *dst)
@@ -499,15 +508,9 @@ static lang_value *b_figure(lang_ctx *cx, const lang_args *a)
         plot_free(p);
         return lang_raise(cx, "ValueError", "figure: %s", err);
     }
-    char text[256];
-    snprintf(text, sizeof text, "<figure %dx%d%s%.120s%s, %zu panels>", p->png.width,
-             p->png.height, title ? " '" : "", title ? title : "", title ? "'" : "", p->npanels);
-    p->text = strdup(text);
-    if (!p->text) {
-        plot_free(p);
-        return lang_raise(cx, "MemoryError", "figure: out of memory");
-    }
-    return plot_value(cx, p);
+    char detail[64];
+    snprintf(detail, sizeof detail, "%zu panels", p->npanels);
+    return plot_finish(cx, p, "figure", title, detail);
 }
 
 /* ---- heat maps ---- */
@@ -657,16 +660,9 @@ static lang_value *b_heatmap(lang_ctx *cx, const lang_args *a)
         lang_raise(cx, "ValueError", "heatmap: %s", err);
         goto out;
     }
-    char text[256];
-    snprintf(text, sizeof text, "<heatmap %dx%d%s%.120s%s, %dx%d values>", p->png.width,
-             p->png.height, title ? " '" : "", title ? title : "", title ? "'" : "", rows, cols);
-    p->text = strdup(text);
-    if (!p->text) {
-        plot_free(p);
-        lang_raise(cx, "MemoryError", "heatmap: out of memory");
-        goto out;
-    }
-    result = plot_value(cx, p);
+    char detail[64];
+    snprintf(detail, sizeof detail, "%dx%d values", rows, cols);
+    result = plot_finish(cx, p, "heatmap", title, detail);
 out:
     free(values);
     free(lab);
@@ -723,17 +719,9 @@ static lang_value *b_image_grid(lang_ctx *cx, const lang_args *a)
         lang_raise(cx, "ValueError", "image_grid: %s", err);
         goto out;
     }
-    char text[256];
-    snprintf(text, sizeof text, "<image grid %dx%d%s%.120s%s, %zu image%s>", p->png.width,
-             p->png.height, title ? " '" : "", title ? title : "", title ? "'" : "", n,
-             n == 1 ? "" : "s");
-    p->text = strdup(text);
-    if (!p->text) {
-        plot_free(p);
-        lang_raise(cx, "MemoryError", "image_grid: out of memory");
-        goto out;
-    }
-    result = plot_value(cx, p);
+    char detail[64];
+    snprintf(detail, sizeof detail, "%zu image%s", n, n == 1 ? "" : "s");
+    result = plot_finish(cx, p, "image grid", title, detail);
 out:
     free(list);
     free(caps);
