@@ -34,6 +34,14 @@ const ember_image *viz_image_of(const lang_value *v);
 /* ---- plot values (bind_plot.c) ---- */
 extern const lang_type viz_plot_type;
 
+/* A plot value showing a ready-made picture (e.g. a training run's curves),
+ * taking png's bytes (png is zeroed either way). Its text reads
+ * "<kind WxH 'title', detail>". NULL with an error raised when out of
+ * memory. A plot whose value has a plot() method (no arguments) is drawn by
+ * plot(value) through that method. */
+lang_value *viz_plot_from_png(lang_ctx *cx, ember_png *png, const char *kind, const char *title,
+                              const char *detail);
+
 /* Writes bytes to a file, raising OSError (naming fname and the path) on
  * failure. Returns 0 or -1. Shared by the save() methods. */
 int viz_write_file(lang_ctx *cx, const char *fname, const char *path, const uint8_t *data,
@@ -82,6 +90,9 @@ typedef struct progress_bar_opts {
 progress_bar *progress_bar_start(lang_ctx *cx, const progress_bar_opts *opts);
 /* Sets the count of items done (absolute, not a step). */
 void progress_bar_update(progress_bar *pb, double n);
+/* tqdm's set_postfix: text shown after the rate ("loss=1.23, acc=45.6%"),
+ * from the next update on (at most 95 bytes kept). */
+void progress_bar_set_postfix(progress_bar *pb, const char *text);
 /* Sends the final state and frees the bar. */
 void progress_bar_finish(progress_bar *pb, progress_end how);
 /* The display_id the bar publishes under ("" for a NULL bar). */

@@ -178,6 +178,19 @@ static lang_value *plot_finish(lang_ctx *cx, viz_plot *p, const char *kind, cons
     return plot_value(cx, p);
 }
 
+lang_value *viz_plot_from_png(lang_ctx *cx, ember_png *png, const char *kind, const char *title,
+                              const char *detail)
+{
+    viz_plot *p = calloc(1, sizeof *p);
+    if (!p) {
+        ember_png_free(png);
+        return lang_raise(cx, "MemoryError", "%s: out of memory", kind);
+    }
+    p->png = *png;
+    memset(png, 0, sizeof *png);
+    return plot_finish(cx, p, kind, title, detail);
+}
+
 /* ---- argument helpers ---- */
 
 static int is_number(const lang_value *v) { return v->kind == LANG_INT || v->kind == LANG_FLOAT; }
@@ -380,11 +393,29 @@ static int read_series(lang_ctx *cx, const lang_args *a, vp_panel *p)
     return 0;
 }
 
+/* plot(run): values that know how to draw themselves (a training run...)
+ * carry a plot() method taking no arguments; plot(v) calls it. */
+static const lang_builtin *self_plot_method(const lang_value *v)
+{
+    if (v->kind != LANG_OBJECT)
+        return NULL;
+    const lang_type *t = v->as.obj.type;
+    for (size_t i = 0; i < t->nmethods; i++)
+        if (!strcmp(t->methods[i].signature, "plot()"))
+            return &t->methods[i];
+    return NULL;
+}
+
 static lang_value *b_plot(lang_ctx *cx, const lang_args *a)
 {
     /* plot(y, x, labels, title, xlabel, ylabel, logy, ylim, grid, width, height) */
     const char *title, *xlabel, *ylabel;
     int logy, grid, w, h;
+    const lang_builtin *own = self_plot_method(a->v[0]);
+    if (own) {
+        lang_args self = {.fname = "plot", .self = a->v[0]};
+        return own->fn(cx, &self);
+    }
     if (opt_str(cx, a, 3, &title) < 0 || opt_str(cx, a, 4, &xlabel) < 0 ||
         opt_str(cx, a, 5, &ylabel) < 0 || lang_arg_bool(cx, a, 6, &logy) < 0 ||
         lang_arg_bool(cx, a, 8, &grid) < 0 || size_arg(cx, a, 9, &w) < 0 ||

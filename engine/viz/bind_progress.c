@@ -17,6 +17,7 @@
 struct progress_bar {
     lang_ctx *cx;
     char *desc, *unit;
+    char postfix[96];
     double total, n;
     double t0;
     double (*clock)(void *);
@@ -38,7 +39,7 @@ static void publish(progress_bar *pb, double now, ember_progress_status status)
 {
     ember_progress_view v = {
         .desc = pb->desc, .unit = pb->unit, .total = pb->total, .n = pb->n,
-        .elapsed = now - pb->t0, .bar_width = 20, .status = status,
+        .elapsed = now - pb->t0, .bar_width = 20, .status = status, .postfix = pb->postfix,
     };
     json_t *data = NULL;
     char err[128];
@@ -87,6 +88,13 @@ void progress_bar_update(progress_bar *pb, double n)
     double now = pb->clock(pb->clock_ctx);
     if (ember_progress_throttle_ready(&pb->throttle, now, 0))
         publish(pb, now, EMBER_PROGRESS_RUNNING);
+}
+
+void progress_bar_set_postfix(progress_bar *pb, const char *text)
+{
+    if (!pb)
+        return;
+    snprintf(pb->postfix, sizeof pb->postfix, "%s", text ? text : "");
 }
 
 void progress_bar_finish(progress_bar *pb, progress_end how)

@@ -66,10 +66,14 @@ static double fraction(const ember_progress_view *v)
  * unknown-total form without a bar). Shared by the text and HTML forms. */
 static void stats_text(const ember_progress_view *v, char *buf, size_t len)
 {
-    char n[32], tot[32], el[32], rem[32], rate[48];
+    char n[32], tot[32], el[32], rem[32], rate[48 + 96];
     format_count(v->n, n, sizeof n);
     ember_progress_format_time(v->elapsed, el, sizeof el);
     ember_progress_format_rate(v->n, v->elapsed, v->unit, rate, sizeof rate);
+    if (v->postfix && v->postfix[0]) { /* tqdm puts it after the rate, inside the brackets */
+        size_t used = strlen(rate);
+        snprintf(rate + used, sizeof rate - used, ", %.90s", v->postfix);
+    }
     if (!known_total(v)) {
         snprintf(buf, len, "%s%s [%s, %s]", n, unit_or_it(v->unit), el, rate);
         return;
@@ -92,7 +96,7 @@ char *ember_progress_text(const ember_progress_view *v)
     int width = v->bar_width > 0 ? v->bar_width : 10;
     if (width > 200)
         width = 200;
-    char stats[192];
+    char stats[320];
     stats_text(v, stats, sizeof stats);
     size_t cap = strlen(desc) + sizeof stats + (size_t)width * 3 + 32;
     char *out = malloc(cap);
@@ -145,7 +149,7 @@ static size_t put_escaped(char *out, size_t off, const char *s)
 char *ember_progress_html(const ember_progress_view *v)
 {
     const char *desc = v->desc ? v->desc : "";
-    char stats[192], pct[16] = "";
+    char stats[320], pct[16] = "";
     stats_text(v, stats, sizeof stats);
     if (known_total(v))
         snprintf(pct, sizeof pct, "%.0f%% ", fraction(v) * 100);

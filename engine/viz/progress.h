@@ -24,6 +24,8 @@ typedef struct ember_progress_view {
     double n;           /* items done so far */
     double elapsed;     /* seconds since the start */
     int bar_width;      /* characters in the text bar; 0 means 10 */
+    const char *postfix; /* tqdm's set_postfix text ("loss=1.23, acc=45.6%"), inside the
+                            brackets after the rate; NULL or "" for none */
     ember_progress_status status;
 } ember_progress_view;
 

@@ -32,6 +32,11 @@ static void test_text(void)
     expect_text(u, "download 1234B [00:04, 308B/s]");
     u.total = NAN;
     expect_text(u, "download 1234B [00:04, 308B/s]");
+    /* tqdm's postfix goes after the rate, inside the brackets. */
+    v.postfix = "loss=1.23, acc=45.6%";
+    expect_text(v, "train 100%|\u2588\u2588\u2588\u2588\u2588\u2588\u2588\u2588\u2588\u2588| 391/391 [00:29<00:00, 13.3it/s, loss=1.23, acc=45.6%]");
+    u.postfix = "";
+    expect_text(u, "download 1234B [00:04, 308B/s]");
     /* Hours, and a wider bar with every partial block. */
     ember_progress_view h = {.desc = "fit", .total = 8, .n = 1, .elapsed = 3725, .bar_width = 8};
     expect_text(h, "fit  12%|\u2588       | 1/8 [1:02:05<7:14:35, 3725.00s/it]");
