@@ -216,6 +216,11 @@ int ember_vit_upload_batch(ember_vit *vit, const float *images, const int32_t *l
 /* forward (dropout on) + loss + backward + AdamW with learning rate lr.
  * *loss (may be NULL) receives the batch loss (this syncs). */
 int ember_vit_train_step(ember_vit *vit, float lr, float *loss, ember_err *err);
+/* ember_vit_train_step that also counts the batch's correct predictions
+ * (argmax of the training-mode logits, dropout on, before the update) into
+ * *correct (may be NULL). Syncs when loss or correct is asked for. For fit
+ * loops reporting train accuracy (engine/train). */
+int ember_vit_train_step_count(ember_vit *vit, float lr, float *loss, int32_t *correct, ember_err *err);
 /* forward (dropout off) + loss; loss and number of correct predictions. */
 int ember_vit_eval_batch(ember_vit *vit, float *loss, int32_t *correct, ember_err *err);
 

@@ -83,6 +83,27 @@ int ember_vit_train_step(ember_vit *vit, float lr, float *loss, ember_err *err) 
     return 0;
 }
 
+int ember_vit_train_step_count(ember_vit *vit, float lr, float *loss, int32_t *correct, ember_err *err) {
+    const ember_backend *be = vit->be;
+    if (!vit->acts.batch) return ember_err_set(err, "ViT train step: upload a batch first");
+    if (!(lr >= 0.0f)) return ember_err_set(err, "the learning rate must be >= 0, got %g", (double)lr);
+    /* The step_device sequence with the count between loss and backward,
+     * where acts.logits are this step's training-mode logits. */
+    if (upload_step(vit, lr, vit->t + 1, err) || ember_vit_forward(vit, 1, err) || ember_vit_loss(vit, err) ||
+        be->accuracy_count(be, &vit->acts.correct, &vit->acts.logits, &vit->acts.labels, 0, err) ||
+        ember_vit_backward(vit, 1, err) || adamw_all(vit, err))
+        return -1;
+    ember_vit_step_done(vit);
+    if (!loss && !correct) return 0;
+    float l = 0.0f;
+    if (be->copy_d2h(be, &l, vit->acts.loss.data, sizeof l, err) ||
+        be->copy_d2h(be, &vit->host_counts[0], vit->acts.correct.data, sizeof(int32_t), err) || be->sync(be, err))
+        return -1;
+    if (loss) *loss = l;
+    if (correct) *correct = vit->host_counts[0];
+    return 0;
+}
+
 int ember_vit_eval_batch(ember_vit *vit, float *loss, int32_t *correct, ember_err *err) {
     const ember_backend *be = vit->be;
     if (!vit->acts.batch) return ember_err_set(err, "ViT eval: upload a batch first");
