@@ -271,16 +271,13 @@ json_t *make_traceback(const char *src, size_t srclen, const lang_error *e,
 /* "ename: msg" with the position spelled out (tests use it). */
 
 /* ---- formatting helpers (repr.c) ---- */
-void format_float(double f, char *buf, size_t size);
-typedef struct strbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} strbuf;
-void sb_add(strbuf *b, const char *s, size_t n);
-void sb_adds(strbuf *b, const char *s);
-void sb_addf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-char *sb_take(strbuf *b); /* NULL if out of memory */
+/* The language's own short names for the public text helpers (lang.h). */
+typedef lang_strbuf strbuf;
+#define sb_add lang_sb_add
+#define sb_adds lang_sb_adds
+#define sb_addf lang_sb_addf
+#define sb_take lang_sb_take
+#define format_float lang_format_float
 void repr_into(strbuf *b, const lang_value *v, int depth);
 /* A JSON string from bytes, invalid UTF-8 replaced by U+FFFD. */
 json_t *json_string_lossy(const char *s, size_t n);

@@ -200,6 +200,30 @@ int lang_arg_number(lang_ctx *cx, const lang_args *a, size_t i, double *out);
 int lang_arg_str(lang_ctx *cx, const lang_args *a, size_t i, const char **out);
 int lang_arg_bool(lang_ctx *cx, const lang_args *a, size_t i, int *out);
 
+/* ---- text for reprs and HTML bundles ------------------------------------ */
+/* A growable string. Zero-initialise it; a failed allocation sets oom and
+ * makes later additions no-ops, so callers check once, at lang_sb_take. */
+typedef struct lang_strbuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} lang_strbuf;
+void lang_sb_add(lang_strbuf *b, const char *s, size_t n);
+void lang_sb_adds(lang_strbuf *b, const char *s);
+void lang_sb_addf(lang_strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* s with & < > " escaped, for text/html bundles. */
+void lang_sb_html(lang_strbuf *b, const char *s);
+/* The malloc'd string ("" when nothing was added), or NULL when out of
+ * memory (the buffer is freed either way). */
+char *lang_sb_take(lang_strbuf *b);
+/* {"text/html": the buffer's text} (new reference), taking the buffer; NULL
+ * when out of memory. For a type's mime hook. */
+json_t *lang_sb_html_bundle(lang_strbuf *b);
+/* A float as the language prints it (Python's repr: "0.1", "1e-08"). */
+void lang_format_float(double f, char *buf, size_t size);
+/* An integer with thousands separators: 14243722 -> "14,243,722". */
+void lang_format_thousands(int64_t v, char *buf, size_t size);
+
 #ifdef __cplusplus
 }
 #endif

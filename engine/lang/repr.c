@@ -2,6 +2,7 @@
  * round-trip floats, quoted strings), and the MIME bundles for display. */
 #include "internal.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -74,6 +75,47 @@ char *sb_take(strbuf *b)
     char *p = b->p;
     b->p = NULL;
     return p;
+}
+
+void lang_sb_html(lang_strbuf *b, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '&': sb_adds(b, "&amp;"); break;
+        case '<': sb_adds(b, "&lt;"); break;
+        case '>': sb_adds(b, "&gt;"); break;
+        case '"': sb_adds(b, "&quot;"); break;
+        default: sb_add(b, s, 1);
+        }
+    }
+}
+
+json_t *lang_sb_html_bundle(lang_strbuf *b)
+{
+    char *html = sb_take(b);
+    if (!html)
+        return NULL;
+    json_t *bundle = json_pack("{s:s}", "text/html", html);
+    free(html);
+    return bundle;
+}
+
+void lang_format_thousands(int64_t v, char *buf, size_t size)
+{
+    char digits[32];
+    /* via unsigned, so INT64_MIN has digits too */
+    snprintf(digits, sizeof digits, "%" PRIu64, v < 0 ? -(uint64_t)v : (uint64_t)v);
+    size_t nd = strlen(digits), o = 0;
+    if (size == 0)
+        return;
+    if (v < 0 && o + 1 < size)
+        buf[o++] = '-';
+    for (size_t i = 0; i < nd && o + 2 < size; i++) {
+        if (i > 0 && (nd - i) % 3 == 0)
+            buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = '\0';
 }
 
 /* Python's float repr: the shortest digit string that reads back as the

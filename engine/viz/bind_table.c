@@ -33,45 +33,6 @@ static void table_free(void *data)
 
 static const viz_table *table_of(const lang_value *v) { return v->as.obj.data; }
 
-/* A growable string. */
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-
-static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
-
-static char *sb_take(sbuf *b)
-{
-    if (b->oom || !b->p) {
-        free(b->p);
-        return b->oom ? NULL : strdup("");
-    }
-    return b->p;
-}
-
 /* Display width: code points (continuation bytes do not count). */
 static size_t text_width(const char *s)
 {
@@ -81,10 +42,10 @@ static size_t text_width(const char *s)
     return w;
 }
 
-static void pad(sbuf *b, size_t n)
+static void pad(lang_strbuf *b, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        sb_put(b, " ", 1);
+        lang_sb_add(b, " ", 1);
 }
 
 static char *table_repr(const lang_value *self)
@@ -101,20 +62,20 @@ static char *table_repr(const lang_value *self)
             w[c] = x > w[c] ? x : w[c];
         }
     }
-    sbuf b = {0};
+    lang_strbuf b = {0};
     if (t->title) {
-        sb_str(&b, t->title);
-        sb_str(&b, "\n");
+        lang_sb_adds(&b, t->title);
+        lang_sb_adds(&b, "\n");
     }
     for (size_t r = 0; r < t->rows + (t->header ? 2 : 0); r++) {
         int is_head = t->header && r == 0, is_rule = t->header && r == 1;
         size_t row = r - (t->header ? 2 : 0);
         for (size_t c = 0; c < t->cols; c++) {
             if (c)
-                sb_str(&b, "  ");
+                lang_sb_adds(&b, "  ");
             if (is_rule) {
                 for (size_t i = 0; i < w[c]; i++)
-                    sb_str(&b, "-");
+                    lang_sb_adds(&b, "-");
                 continue;
             }
             const char *s = is_head ? t->header[c] : t->cells[row * t->cols + c];
@@ -122,67 +83,49 @@ static char *table_repr(const lang_value *self)
             int last = c + 1 == t->cols;
             if (t->numeric[c] && !is_head)
                 pad(&b, gap);
-            sb_str(&b, s);
+            lang_sb_adds(&b, s);
             if ((!t->numeric[c] || is_head) && !last)
                 pad(&b, gap);
         }
         if (r + 1 < t->rows + (t->header ? 2 : 0))
-            sb_str(&b, "\n");
+            lang_sb_adds(&b, "\n");
     }
     free(w);
-    return sb_take(&b);
-}
-
-static void html_escaped(sbuf *b, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '&': sb_str(b, "&amp;"); break;
-        case '<': sb_str(b, "&lt;"); break;
-        case '>': sb_str(b, "&gt;"); break;
-        case '"': sb_str(b, "&quot;"); break;
-        default: sb_put(b, s, 1);
-        }
-    }
+    return lang_sb_take(&b);
 }
 
 static json_t *table_mime(const lang_value *self)
 {
     const viz_table *t = table_of(self);
-    sbuf b = {0};
+    lang_strbuf b = {0};
     /* JupyterLab and nbconvert style plain <table>s; only alignment is ours */
-    sb_str(&b, "<table class=\"ember-table\">");
+    lang_sb_adds(&b, "<table class=\"ember-table\">");
     if (t->title) {
-        sb_str(&b, "<caption>");
-        html_escaped(&b, t->title);
-        sb_str(&b, "</caption>");
+        lang_sb_adds(&b, "<caption>");
+        lang_sb_html(&b, t->title);
+        lang_sb_adds(&b, "</caption>");
     }
     if (t->header) {
-        sb_str(&b, "<thead><tr>");
+        lang_sb_adds(&b, "<thead><tr>");
         for (size_t c = 0; c < t->cols; c++) {
-            sb_str(&b, t->numeric[c] ? "<th style=\"text-align:right\">" : "<th style=\"text-align:left\">");
-            html_escaped(&b, t->header[c]);
-            sb_str(&b, "</th>");
+            lang_sb_adds(&b, t->numeric[c] ? "<th style=\"text-align:right\">" : "<th style=\"text-align:left\">");
+            lang_sb_html(&b, t->header[c]);
+            lang_sb_adds(&b, "</th>");
         }
-        sb_str(&b, "</tr></thead>");
+        lang_sb_adds(&b, "</tr></thead>");
     }
-    sb_str(&b, "<tbody>");
+    lang_sb_adds(&b, "<tbody>");
     for (size_t r = 0; r < t->rows; r++) {
-        sb_str(&b, "<tr>");
+        lang_sb_adds(&b, "<tr>");
         for (size_t c = 0; c < t->cols; c++) {
-            sb_str(&b, t->numeric[c] ? "<td style=\"text-align:right\">" : "<td style=\"text-align:left\">");
-            html_escaped(&b, t->cells[r * t->cols + c]);
-            sb_str(&b, "</td>");
+            lang_sb_adds(&b, t->numeric[c] ? "<td style=\"text-align:right\">" : "<td style=\"text-align:left\">");
+            lang_sb_html(&b, t->cells[r * t->cols + c]);
+            lang_sb_adds(&b, "</td>");
         }
-        sb_str(&b, "</tr>");
+        lang_sb_adds(&b, "</tr>");
     }
-    sb_str(&b, "</tbody></table>");
-    char *html = sb_take(&b);
-    if (!html)
-        return NULL;
-    json_t *bundle = json_pack("{s:s}", "text/html", html);
-    free(html);
-    return bundle;
+    lang_sb_adds(&b, "</tbody></table>");
+    return lang_sb_html_bundle(&b);
 }
 
 static int table_len(lang_ctx *cx, lang_value *self, int64_t *out)

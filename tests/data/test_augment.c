@@ -16,18 +16,8 @@
 
 #include "core/safetensors.h"
 #include "data/augment.h"
+#include "test_util.h"
 
-static int failures = 0;
-
-#define CHECK(cond, ...)                                                                  \
-    do {                                                                                  \
-        if (!(cond)) {                                                                    \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond);     \
-            fprintf(stderr, __VA_ARGS__);                                                 \
-            fprintf(stderr, "\n");                                                        \
-            failures++;                                                                   \
-        }                                                                                 \
-    } while (0)
 
 static uint64_t rng_state = 0x5eed;
 static uint64_t rng_next(void) {
@@ -114,7 +104,7 @@ static int same_bytes(const char *what, int k, const uint8_t *got, const uint8_t
                 "%s case %d: %zu of %zu bytes differ from torchvision (max %d levels); first at "
                 "x=%zu y=%zu ch=%zu: got %d want %d\n",
                 what, k, bad, n, maxd, p % (size_t)w, p / (size_t)w, first % c, got[first], want[first]);
-        failures++;
+        t_failures++;
     }
     return bad == 0;
 }
@@ -139,7 +129,7 @@ static void test_fixture_ops(const char *fixdir) {
     ember_err err = {{0}};
     if (ember_st_open(&fx, path, &err) != 0) {
         fprintf(stderr, "cannot read the augmentation fixture: %s\n", err.msg);
-        failures++;
+        t_failures++;
         return;
     }
     /* name, op, input ("images": indices in <name>.img; else one image) */
@@ -620,8 +610,8 @@ int main(int argc, char **argv) {
     test_shuffle();
     test_check();
     test_batch();
-    if (failures) {
-        fprintf(stderr, "test_augment: %d check(s) failed\n", failures);
+    if (t_failures) {
+        fprintf(stderr, "test_augment: %d check(s) failed\n", t_failures);
         return 1;
     }
     printf("test_augment: all checks passed\n");

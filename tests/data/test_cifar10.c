@@ -17,36 +17,12 @@
 #include <unistd.h>
 
 #include "data/cifar10.h"
+#include "data_test.h"
 #include "data/fetch.h"
 
-static int failures = 0;
-#define CHECK(cond, ...)                                                                   \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond);       \
-            fprintf(stderr, __VA_ARGS__);                                                  \
-            fprintf(stderr, "\n");                                                         \
-            failures++;                                                                    \
-        }                                                                                  \
-    } while (0)
 
-static char scratch[1024];
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-static void rm_rf(const char *p) { nftw(p, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
 
-static const char *sp(const char *name) {
-    static char bufs[8][1200];
-    static int i = 0;
-    char *b = bufs[i++ % 8];
-    snprintf(b, 1200, "%s/%s", scratch, name);
-    return b;
-}
 
 typedef struct {
     const char *name;
@@ -486,8 +462,8 @@ int main(int argc, char **argv) {
     test_synthetic();
     test_load();
     int real = test_real(argv[1]);
-    if (failures) {
-        fprintf(stderr, "test_cifar10: %d check(s) failed\n", failures);
+    if (t_failures) {
+        fprintf(stderr, "test_cifar10: %d check(s) failed\n", t_failures);
         return 1;
     }
     if (real == 77) return 77;

@@ -27,33 +27,10 @@
 #include <unistd.h>
 
 #include "data/cifar10.h"
+#include "data_test.h"
 #include "data/fetch.h"
 
-static int failures = 0;
-#define CHECK(cond, ...)                                                                   \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond);       \
-            fprintf(stderr, __VA_ARGS__);                                                  \
-            fprintf(stderr, "\n");                                                         \
-            failures++;                                                                    \
-        }                                                                                  \
-    } while (0)
 
-static char scratch[1024];
-static const char *sp(const char *name) {
-    static char bufs[8][1200];
-    static int i = 0;
-    char *b = bufs[i++ % 8];
-    snprintf(b, 1200, "%s/%s", scratch, name);
-    return b;
-}
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
 static int has(const char *msg, const char *what) { return strstr(msg, what) != NULL; }
 static int exists(const char *p) { return access(p, F_OK) == 0; }
 static void sleep_ms(int ms) {
@@ -479,7 +456,7 @@ int main(int argc, char **argv) {
     /* A proxy from the environment must not see requests to our server. */
     setenv("no_proxy", "127.0.0.1,localhost", 1);
     setenv("NO_PROXY", "127.0.0.1,localhost", 1);
-    nftw(scratch, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    rm_rf(scratch);
     ember_err err = {{0}};
     if (ember_mkdirs(scratch, &err) || ember_mkdirs(sp("dl"), &err)) {
         fprintf(stderr, "%s\n", err.msg);
@@ -501,8 +478,8 @@ int main(int argc, char **argv) {
     test_cifar_download(&s); /* stops the server */
     free(body);
     free((void *)s.archive);
-    if (failures) {
-        fprintf(stderr, "test_fetch: %d check(s) failed\n", failures);
+    if (t_failures) {
+        fprintf(stderr, "test_fetch: %d check(s) failed\n", t_failures);
         return 1;
     }
     printf("test_fetch: all checks passed\n");

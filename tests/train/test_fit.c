@@ -437,23 +437,6 @@ static void test_step_count(const ember_dataset *train) {
 
 /* ---- with the recipe's augmentation pipeline ---------------------------- */
 
-static ember_augment recipe_pipeline(void) {
-    ember_augment a;
-    memset(&a, 0, sizeof a);
-    a.n = 6;
-    a.steps[0] = (ember_aug_step){.kind = EMBER_AUG_RANDOM_CROP, .size = 32, .padding = 4};
-    a.steps[1] = (ember_aug_step){.kind = EMBER_AUG_HFLIP, .p = 0.5};
-    a.steps[2] =
-        (ember_aug_step){.kind = EMBER_AUG_COLOR_JITTER, .brightness = 0.2, .contrast = 0.2, .saturation = 0.2};
-    a.steps[3] = (ember_aug_step){.kind = EMBER_AUG_RANDOM_AFFINE, .degrees = 15, .translate = 0.1};
-    a.steps[4] = (ember_aug_step){.kind = EMBER_AUG_RANDOM_ROTATION, .degrees = 15};
-    ember_aug_step norm = {.kind = EMBER_AUG_NORMALIZE,
-                           .mean = {0.4914f, 0.4822f, 0.4465f},
-                           .std = {0.2471f, 0.2435f, 0.2616f}};
-    a.steps[5] = norm;
-    return a;
-}
-
 static void test_augmented(const ember_dataset *train, const ember_dataset *test) {
     ember_augment aug = recipe_pipeline();
     ember_fit_opts o = quick_opts();

@@ -120,4 +120,21 @@ static inline int t_finish(const char *name) {
     return 0;
 }
 
+/* The q1 recipe's train pipeline (Q1_RECIPE.md). */
+static inline ember_augment recipe_pipeline(void) {
+    ember_augment a;
+    memset(&a, 0, sizeof a);
+    a.n = 6;
+    a.steps[0] = (ember_aug_step){.kind = EMBER_AUG_RANDOM_CROP, .size = 32, .padding = 4};
+    a.steps[1] = (ember_aug_step){.kind = EMBER_AUG_HFLIP, .p = 0.5};
+    a.steps[2] =
+        (ember_aug_step){.kind = EMBER_AUG_COLOR_JITTER, .brightness = 0.2, .contrast = 0.2, .saturation = 0.2};
+    a.steps[3] = (ember_aug_step){.kind = EMBER_AUG_RANDOM_AFFINE, .degrees = 15, .translate = 0.1};
+    a.steps[4] = (ember_aug_step){.kind = EMBER_AUG_RANDOM_ROTATION, .degrees = 15};
+    a.steps[5] = (ember_aug_step){.kind = EMBER_AUG_NORMALIZE,
+                                  .mean = {0.4914f, 0.4822f, 0.4465f},
+                                  .std = {0.2471f, 0.2435f, 0.2616f}};
+    return a;
+}
+
 #endif
