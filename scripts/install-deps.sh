@@ -12,7 +12,8 @@ build_pkgs=(build-essential cmake pkg-config libzmq3-dev libjansson-dev libssl-d
             libopenblas-dev libopenblas-openmp-dev libcairo2-dev fonts-dejavu-core)
 check_pkgs=(clang libclang-rt-14-dev chromium chromium-driver)
 py_build=()
-py_check=(jupyter_client nbclient nbconvert jupyter_kernel_test pytest ipykernel jupyterlab selenium)
+py_check=(jupyter_client nbclient nbconvert jupyter_kernel_test pytest ipykernel jupyterlab selenium
+          numpy safetensors)
 py_demo=(jupyter_client nbclient nbconvert jupyterlab)
 
 case "$what" in

@@ -6,6 +6,12 @@
 #ifdef EMBER_HAVE_VIZ
 #include "bind.h" /* engine/viz: images, plots, tables, progress bars */
 #endif
+#ifdef EMBER_HAVE_DATA
+#include "data/bind.h" /* engine/data: datasets, augmentations */
+#endif
+#ifdef EMBER_HAVE_TRAIN
+#include "train/bind.h" /* engine/train: models, fit, evaluate */
+#endif
 
 void register_modules(void)
 {
@@ -13,5 +19,11 @@ void register_modules(void)
     register_math_builtins();
 #ifdef EMBER_HAVE_VIZ
     register_viz_builtins();
+#endif
+#ifdef EMBER_HAVE_DATA
+    register_data_builtins();
+#endif
+#ifdef EMBER_HAVE_TRAIN
+    register_train_builtins();
 #endif
 }
