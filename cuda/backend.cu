@@ -622,6 +622,76 @@ static int be_normalize_u8(const ember_backend *be, ember_tensor *out, const emb
 
 /* ---- CUDA graphs ---------------------------------------------------------- */
 
+/* ---- CLIPSeg inference ops (clipseg_ops.cu) ------------------------------ */
+
+static int be_act_fwd(const ember_backend *be, ember_tensor *out, const ember_tensor *x, int act,
+                      ember_err *err)
+{
+    const char *op = "act_fwd";
+    if (ecu_arg(op, "x", x, ECU_F32, -1, err) || ecu_arg(op, "out", out, ECU_F32, ecu_numel(x), err))
+        return -1;
+    if (act != EMBER_ACT_RELU && act != EMBER_ACT_QUICK_GELU)
+        return ecu_errf(err, "%s: unknown activation %d (use EMBER_ACT_RELU or EMBER_ACT_QUICK_GELU)",
+                        op, act);
+    CU_CHECK(ek_act_f32(STREAM(be), (const float *)x->data, (float *)out->data,
+                        (size_t)ecu_numel(x), act == EMBER_ACT_RELU ? 1 : 2));
+    return 0;
+}
+
+static int be_conv3x3_cols(const ember_backend *be, ember_tensor *cols, const ember_tensor *x,
+                           ember_err *err)
+{
+    const char *op = "conv3x3_cols";
+    if (ecu_arg(op, "x", x, ECU_F32, -1, err)) return -1;
+    if (x->ndim != 4) return ecu_errf(err, "%s: x must be [B, H, W, C], got %d dims", op, x->ndim);
+    int64_t B = x->shape[0], H = x->shape[1], W = x->shape[2], C = x->shape[3];
+    if (ecu_arg(op, "cols", cols, ECU_F32, B * H * W * 9 * C, err)) return -1;
+    CU_CHECK(ek_conv3x3_cols_f32(STREAM(be), (const float *)x->data, (float *)cols->data, B, H, W, C));
+    return 0;
+}
+
+static int be_deconv_scatter(const ember_backend *be, ember_tensor *out, const ember_tensor *cols,
+                             const ember_tensor *bias, int s, ember_err *err)
+{
+    const char *op = "deconv_scatter";
+    if (ecu_arg(op, "cols", cols, ECU_F32, -1, err)) return -1;
+    if (cols->ndim != 4)
+        return ecu_errf(err, "%s: cols must be [B, H, W, Cout*s*s], got %d dims", op, cols->ndim);
+    if (s < 1) return ecu_errf(err, "%s: stride %d must be at least 1", op, s);
+    int64_t B = cols->shape[0], H = cols->shape[1], W = cols->shape[2], K = cols->shape[3];
+    if (K % ((int64_t)s * s))
+        return ecu_errf(err, "%s: cols' last dim %lld is not Cout*%d*%d", op, (long long)K, s, s);
+    int64_t Co = K / ((int64_t)s * s);
+    if (ecu_arg(op, "out", out, ECU_F32, B * H * W * K, err) ||
+        (bias && ecu_arg(op, "bias", bias, ECU_F32, Co, err)))
+        return -1;
+    CU_CHECK(ek_deconv_scatter_f32(STREAM(be), (const float *)cols->data,
+                                   bias ? (const float *)bias->data : NULL, (float *)out->data, B, H,
+                                   W, Co, s));
+    return 0;
+}
+
+static int be_film_fwd(const ember_backend *be, ember_tensor *out, const ember_tensor *x,
+                       const ember_tensor *scale, const ember_tensor *shift, ember_err *err)
+{
+    const char *op = "film_fwd";
+    if (ecu_arg(op, "out", out, ECU_F32, -1, err) || ecu_arg(op, "x", x, ECU_F32, -1, err)) return -1;
+    if (out->ndim != 3) return ecu_errf(err, "%s: out must be [B, T, C], got %d dims", op, out->ndim);
+    int64_t B = out->shape[0], T = out->shape[1], C = out->shape[2];
+    if (x->ndim != 3 || x->shape[1] != T || x->shape[2] != C || (x->shape[0] != B && x->shape[0] != 1))
+        return ecu_errf(err, "%s: x must be [%lld, %lld, %lld] or [1, %lld, %lld]", op, (long long)B,
+                        (long long)T, (long long)C, (long long)T, (long long)C);
+    if (ecu_arg(op, "scale", scale, ECU_F32, B * C, err) ||
+        ecu_arg(op, "shift", shift, ECU_F32, B * C, err))
+        return -1;
+    if (x->shape[0] != B && x->data == out->data)
+        return ecu_errf(err, "%s: out may alias x only when their shapes are equal", op);
+    CU_CHECK(ek_film_f32(STREAM(be), (const float *)x->data, (const float *)scale->data,
+                         (const float *)shift->data, (float *)out->data, B, T, C,
+                         x->shape[0] == B ? T * C : 0));
+    return 0;
+}
+
 static int be_graph_begin(const ember_backend *be, ember_err *err)
 {
     ecu_state *s = S(be);
@@ -787,6 +857,10 @@ ECU_EXPORT int ember_cuda_backend_open(const ember_backend **out, ember_err *err
     t->graph_end = be_graph_end;
     t->graph_launch = be_graph_launch;
     t->graph_destroy = be_graph_destroy;
+    t->act_fwd = be_act_fwd;
+    t->conv3x3_cols = be_conv3x3_cols;
+    t->deconv_scatter = be_deconv_scatter;
+    t->film_fwd = be_film_fwd;
     *out = t;
     return 0;
 }

@@ -82,4 +82,14 @@ cudaError_t ek_attention_tc_bwd(cudaStream_t st, void *dqkv, const void *dout, c
                                 const void *out, const float *lse, int B, int T, int H, int D,
                                 int causal);
 
+/* CLIPSeg inference ops (clipseg_ops.cu), f32 only; see backend.h for the
+ * layouts. act: 1 ReLU, 2 quick_gelu (EMBER_ACT_*). */
+cudaError_t ek_act_f32(cudaStream_t st, const float *x, float *y, size_t n, int act);
+cudaError_t ek_conv3x3_cols_f32(cudaStream_t st, const float *x, float *cols, int64_t B,
+                                int64_t H, int64_t W, int64_t C);
+cudaError_t ek_deconv_scatter_f32(cudaStream_t st, const float *cols, const float *bias,
+                                  float *out, int64_t B, int64_t H, int64_t W, int64_t Co, int s);
+cudaError_t ek_film_f32(cudaStream_t st, const float *x, const float *scale, const float *shift,
+                        float *out, int64_t B, int64_t T, int64_t C, int64_t xstride);
+
 #endif

@@ -9,7 +9,7 @@ PY=${PYTHON:-python3}
 
 build_pkgs=(build-essential cmake pkg-config libzmq3-dev libjansson-dev libssl-dev
             libpng-dev libjpeg62-turbo-dev libcurl4-openssl-dev libarchive-dev
-            libopenblas-dev libopenblas-openmp-dev libcairo2-dev fonts-dejavu-core)
+            libopenblas-dev libopenblas-openmp-dev libcairo2-dev fonts-dejavu-core libutf8proc-dev zlib1g-dev)
 check_pkgs=(clang libclang-rt-14-dev chromium chromium-driver)
 py_build=()
 py_check=(jupyter_client nbclient nbconvert jupyter_kernel_test pytest ipykernel jupyterlab selenium

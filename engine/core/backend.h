@@ -11,6 +11,10 @@
  *   2026-11-26  ember_step_scalars_set takes the betas as double (callers
  *               passing floats are unaffected): 0.999f is not 0.999, and
  *               torch computes 1 - beta2^t from the double.
+ *   2026-11-27  ABI 2: CLIPSeg inference ops act_fwd, conv3x3_cols,
+ *               deconv_scatter, film_fwd appended. They are OPTIONAL (a
+ *               backend may leave them NULL, as the CUDA one does for now);
+ *               callers check and report "not supported on this backend".
  *
  * ---------------------------------------------------------------------------
  * Conventions, for every op below
@@ -60,7 +64,7 @@
 extern "C" {
 #endif
 
-#define EMBER_BACKEND_ABI 1
+#define EMBER_BACKEND_ABI 2
 
 /* The per-step values that ops read from device memory (see above). Stored
  * in a device tensor of dtype u8 and exactly sizeof(ember_step_scalars)
@@ -109,6 +113,10 @@ typedef struct ember_gemm {
 ember_gemm ember_gemm_default(int64_t m, int64_t n, int64_t k);
 
 typedef struct ember_backend ember_backend;
+
+/* Activations of act_fwd. */
+#define EMBER_ACT_RELU 1       /* max(x, 0) */
+#define EMBER_ACT_QUICK_GELU 2 /* x * sigmoid(1.702 x), CLIP's activation */
 
 struct ember_backend {
     int abi;            /* EMBER_BACKEND_ABI of the code that built it */
@@ -324,6 +332,32 @@ struct ember_backend {
     /* Enqueues one replay. */
     int (*graph_launch)(const ember_backend *be, void *graph, ember_err *err);
     void (*graph_destroy)(const ember_backend *be, void *graph);
+
+    /* ---- inference ops of CLIPSeg (ABI 2; optional: may be NULL) ----------- */
+
+    /* out = act(x), act one of EMBER_ACT_*. Any shape; out may alias x. f32. */
+    int (*act_fwd)(const ember_backend *be, ember_tensor *out, const ember_tensor *x, int act,
+                   ember_err *err);
+    /* Columns of a 3x3, stride-1, zero-padding-1 convolution on a
+     * channels-last image x [B, H, W, C]: cols [B, H*W, 9*C], row y*W + x,
+     * column (ky*3 + kx)*C + c = x[b, y+ky-1, x+kx-1, c] (0 outside). The
+     * convolution is matmul(cols, W'^T) + bias with the Conv2d weight
+     * [Cout, C, 3, 3] permuted to W' [Cout, 3, 3, C]. f32. */
+    int (*conv3x3_cols)(const ember_backend *be, ember_tensor *cols, const ember_tensor *x,
+                        ember_err *err);
+    /* The scatter of a non-overlapping transposed convolution (kernel s,
+     * stride s): cols [B, H, W, Cout*s*s] (= in [B, H*W, Cin] times the
+     * ConvTranspose2d weight [Cin, Cout, s, s] viewed as [Cin, Cout*s*s]),
+     * out [B, H*s, W*s, Cout] channels-last:
+     * out[b, y*s+i, x*s+j, co] = cols[b, y, x, (co*s + i)*s + j] + bias[co].
+     * bias: NULL or [Cout]. f32. */
+    int (*deconv_scatter)(const ember_backend *be, ember_tensor *out, const ember_tensor *cols,
+                          const ember_tensor *bias, int s, ember_err *err);
+    /* FiLM: out[b, t, c] = scale[b, c] * x[bx, t, c] + shift[b, c], with
+     * out [B, T, C], scale and shift [B, C], x [B, T, C] or [1, T, C]
+     * (broadcast over b). out may alias x when their shapes are equal. f32. */
+    int (*film_fwd)(const ember_backend *be, ember_tensor *out, const ember_tensor *x,
+                    const ember_tensor *scale, const ember_tensor *shift, ember_err *err);
 };
 
 /* ---- finding backends (engine/core/backend_load.c) ------------------------ */

@@ -144,6 +144,10 @@ static const ember_backend cpu_table = {
     .graph_end = NULL,
     .graph_launch = NULL,
     .graph_destroy = NULL,
+    .act_fwd = cpu_act_fwd,
+    .conv3x3_cols = cpu_conv3x3_cols,
+    .deconv_scatter = cpu_deconv_scatter,
+    .film_fwd = cpu_film_fwd,
 };
 
 const ember_backend *ember_backend_cpu(void) { return &cpu_table; }

@@ -87,4 +87,14 @@ int cpu_accuracy_count(const ember_backend *be, ember_tensor *count, const ember
 int cpu_normalize_u8(const ember_backend *be, ember_tensor *out, const ember_tensor *in,
                      const float *mean, const float *std, ember_err *err);
 
+/* CLIPSeg inference ops (cpu_conv.c). */
+int cpu_act_fwd(const ember_backend *be, ember_tensor *out, const ember_tensor *x, int act,
+                ember_err *err);
+int cpu_conv3x3_cols(const ember_backend *be, ember_tensor *cols, const ember_tensor *x,
+                     ember_err *err);
+int cpu_deconv_scatter(const ember_backend *be, ember_tensor *out, const ember_tensor *cols,
+                       const ember_tensor *bias, int s, ember_err *err);
+int cpu_film_fwd(const ember_backend *be, ember_tensor *out, const ember_tensor *x,
+                 const ember_tensor *scale, const ember_tensor *shift, ember_err *err);
+
 #endif

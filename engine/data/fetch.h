@@ -1,10 +1,12 @@
-/* fetch.h — downloads (libcurl) and file digests (OpenSSL) for the data
- * caches. A download goes to "<dest>.part" and is renamed into place only
- * when complete (and, with an md5, verified), so an interrupted or failed
- * download never leaves a file that looks whole. */
+/* fetch.h — downloads (libcurl) into the data caches or into memory (images
+ * by url), and file digests (OpenSSL). A download to a file goes to
+ * "<dest>.part" and is renamed into place only when complete (and, with an
+ * md5, verified), so an interrupted or failed download never leaves a file
+ * that looks whole. */
 #ifndef EMBER_DATA_FETCH_H
 #define EMBER_DATA_FETCH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/error.h"
@@ -30,6 +32,22 @@ typedef struct ember_fetch_opts {
  * an error naming the url and the cause; dest is then left untouched. */
 int ember_fetch_url(const char *url, const char *dest, const ember_fetch_opts *opts,
                     ember_err *err);
+
+/* A body fetched into memory. */
+typedef struct ember_fetched {
+    uint8_t *data;          /* malloc'd (NULL when empty); ember_fetched_free releases it */
+    size_t len;
+    char content_type[128]; /* as the server sent it ("" for none, e.g. file: urls) */
+} ember_fetched;
+
+/* Fetches url (http, https, file) into memory, at most max_bytes (0: 1 GiB).
+ * A body over the cap (announced or arriving) fails with a message giving
+ * the limit; other failures are those of ember_fetch_url (HTTP status and
+ * url named, network errors, timeouts, cancel, bad md5). out is written only
+ * on success. */
+int ember_fetch_to_memory(const char *url, size_t max_bytes, const ember_fetch_opts *opts,
+                          ember_fetched *out, ember_err *err);
+void ember_fetched_free(ember_fetched *f);
 
 /* md5 of a file as 32 lowercase hex digits + NUL. */
 int ember_md5_file(const char *path, char hex[33], ember_err *err);

@@ -1,9 +1,14 @@
 /* bind_image.c — image values in the language: the "image" type (text/plain
- * line plus image/png), its attributes and methods, and load_image(). */
+ * line plus image/png), its attributes and methods, and load_image() from a
+ * file or a url. */
 #include "bind.h"
 #include "viz/codec.h"
 #include "viz/mime.h"
+#ifdef EMBER_HAVE_DATA
+#include "data/fetch.h" /* engine/data: downloads (libcurl stays out of ember_viz) */
+#endif
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,7 +188,8 @@ const lang_type viz_image_type = {
     .name = "image",
     .doc = "image: an 8-bit picture (grey, RGB or RGBA), shown as a PNG. Attributes: width, "
            "height, channels, mode ('grey', 'RGB', 'RGBA') and shape ([height, width, channels]). "
-           "Methods: save(path), resize(width, height), convert(mode). Made by load_image(path).",
+           "Methods: save(path), resize(width, height), convert(mode). Made by "
+           "load_image(path or url).",
     .free = image_free,
     .repr = image_repr,
     .mime = image_mime,
@@ -193,25 +199,19 @@ const lang_type viz_image_type = {
     .nmethods = sizeof image_methods / sizeof *image_methods,
 };
 
+/* "scheme://..." — a url rather than a file name. */
 static int is_url(const char *s)
 {
-    static const char *schemes[] = {"http://", "https://", "ftp://", "s3://", "gs://", "hf://"};
-    for (size_t i = 0; i < sizeof schemes / sizeof *schemes; i++)
-        if (!strncasecmp(s, schemes[i], strlen(schemes[i])))
-            return 1;
-    return 0;
+    size_t i = 0;
+    if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
+        return 0;
+    while (s[i] && (isalnum((unsigned char)s[i]) || s[i] == '+' || s[i] == '-' || s[i] == '.'))
+        i++;
+    return i > 1 && !strncmp(s + i, "://", 3);
 }
 
-static lang_value *b_load_image(lang_ctx *cx, const lang_args *a)
+static lang_value *load_file(lang_ctx *cx, const char *path)
 {
-    const char *path;
-    if (lang_arg_str(cx, a, 0, &path) < 0)
-        return NULL;
-    if (is_url(path))
-        return lang_raise(cx, "ValueError",
-                          "load_image: URLs are not supported yet ('%s'); download the file and "
-                          "pass its local path",
-                          path);
     ember_image img;
     char err[1024];
     if (ember_image_load(path, &img, err, sizeof err) != 0) {
@@ -226,11 +226,139 @@ static lang_value *b_load_image(lang_ctx *cx, const lang_args *a)
     return v ? v : lang_raise(cx, "MemoryError", "load_image: out of memory");
 }
 
+#ifdef EMBER_HAVE_DATA
+/* The largest image we download; a photo is a few MB. */
+#define URL_MAX_BYTES ((size_t)64 << 20)
+/* Downloads this small finish before a bar would be worth drawing. */
+#define URL_BAR_BYTES 2000000u
+
+typedef struct url_ui {
+    lang_ctx *cx;
+    progress_bar *pb;
+    int interrupted;
+} url_ui;
+
+/* libcurl's progress callback: the stop button, and a bar for big files. */
+static int url_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    url_ui *ui = ctx;
+    if (lang_check_interrupt(ui->cx) < 0) {
+        ui->interrupted = 1;
+        return 1;
+    }
+    if (!ui->pb && (total > URL_BAR_BYTES || done > URL_BAR_BYTES))
+        ui->pb = progress_bar_start(ui->cx, &(progress_bar_opts){
+                                               .desc = "downloading image",
+                                               .unit = "MB",
+                                               .total = total ? (double)total / 1e6 : 0,
+                                           });
+    progress_bar_update(ui->pb, (double)done / 1e6);
+    return 0;
+}
+
+/* The first bytes of a body as text someone can read in a message. */
+static void body_preview(const uint8_t *d, size_t len, char *out, size_t outlen)
+{
+    size_t o = 0, i = 0;
+    for (; i < len && i < 40 && o + 5 < outlen; i++) {
+        uint8_t c = d[i];
+        if (c == '\n' || c == '\r' || c == '\t')
+            o += (size_t)snprintf(out + o, outlen - o, "\\%c",
+                                  c == '\n' ? 'n' : c == '\r' ? 'r' : 't');
+        else if (c >= 0x20 && c < 0x7f && c != '\\')
+            out[o++] = (char)c;
+        else
+            o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", c);
+    }
+    if (i < len && o + 4 < outlen) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o < outlen ? o : outlen - 1] = '\0';
+}
+
+static lang_value *load_url(lang_ctx *cx, const char *url)
+{
+    if (strncasecmp(url, "http://", 7) && strncasecmp(url, "https://", 8) &&
+        strncasecmp(url, "file://", 7))
+        return lang_raise(cx, "ValueError",
+                          "load_image: cannot load '%s': only http://, https:// and file:// urls "
+                          "are supported; download the file and pass its local path",
+                          url);
+    url_ui ui = {.cx = cx};
+    ember_fetch_opts opts = {.progress = url_progress, .progress_ctx = &ui,
+                             .connect_timeout_s = 20, .low_speed_time_s = 30};
+    ember_fetched body;
+    ember_err e;
+    ember_err_clear(&e);
+    int rc = ember_fetch_to_memory(url, URL_MAX_BYTES, &opts, &body, &e);
+    if (ui.pb)
+        progress_bar_finish(ui.pb, rc == 0 ? PROGRESS_OK
+                                   : ui.interrupted ? PROGRESS_INTERRUPTED
+                                                    : PROGRESS_ERROR);
+    if (rc != 0) {
+        if (lang_error_pending(cx))
+            return NULL;
+        if (ui.interrupted)
+            return lang_raise(cx, "KeyboardInterrupt", "load_image: download interrupted");
+        int missing = strstr(e.msg, "cannot open the file") != NULL; /* a file:// url */
+        return lang_raise(cx, missing ? "FileNotFoundError" : "OSError", "load_image: %s", e.msg);
+    }
+    lang_value *v = NULL;
+    if (ember_image_sniff(body.data, body.len) == EMBER_FMT_UNKNOWN) {
+        /* Usually a web page about the picture rather than the picture itself. */
+        char preview[200];
+        body_preview(body.data, body.len, preview, sizeof preview);
+        if (body.len == 0)
+            v = lang_raise(cx, "ValueError",
+                           "load_image: '%s' gave an empty body (0 bytes), not an image; the url "
+                           "must point at a PNG or JPEG file",
+                           url);
+        else
+            v = lang_raise(cx, "ValueError",
+                           "load_image: '%s' is not a PNG or JPEG image: got %s%s, %zu bytes "
+                           "starting '%s'; the url must point at a PNG or JPEG file itself (for "
+                           "a picture on a web page, use the picture's own address)",
+                           url, body.content_type[0] ? "content type " : "no content type",
+                           body.content_type, body.len, preview);
+        ember_fetched_free(&body);
+        return v;
+    }
+    ember_image img;
+    char err[1024];
+    rc = ember_image_decode(body.data, body.len, &img, err, sizeof err);
+    ember_fetched_free(&body);
+    if (rc != 0)
+        return lang_raise(cx, "ValueError", "load_image: the image at '%s' cannot be read: %s", url,
+                          err);
+    v = viz_image_value(&img);
+    return v ? v : lang_raise(cx, "MemoryError", "load_image: out of memory");
+}
+#else
+static lang_value *load_url(lang_ctx *cx, const char *url)
+{
+    return lang_raise(cx, "ValueError",
+                      "load_image: this build cannot download ('%s'); download the file and pass "
+                      "its local path",
+                      url);
+}
+#endif
+
+static lang_value *b_load_image(lang_ctx *cx, const lang_args *a)
+{
+    const char *path;
+    if (lang_arg_str(cx, a, 0, &path) < 0)
+        return NULL;
+    return is_url(path) ? load_url(cx, path) : load_file(cx, path);
+}
+
 static const lang_builtin image_builtins[] = {
     {"load_image(path)",
-     "Load a PNG or JPEG file as an image value (grey, RGB or RGBA; EXIF orientation applied). "
-     "path is a local file, relative to the notebook's folder; URLs are not supported yet. "
-     "The image shows itself as a picture; img.width, img.height and img.mode describe it.",
+     "Load a PNG or JPEG image as an image value (grey, RGB or RGBA; EXIF orientation applied). "
+     "path is a local file (relative to the notebook's folder) or an http://, https:// or "
+     "file:// url of the image file itself (at most 64 MiB; big downloads show a progress bar; "
+     "interrupt stops them). The image shows itself as a picture; img.width, img.height and "
+     "img.mode describe it.",
      b_load_image},
 };
 

@@ -119,12 +119,21 @@ int ember_image_convert(const ember_image *src, int channels, ember_image *out, 
     return 0;
 }
 
-/* One axis of a separable resample: for each output index, the first input
- * index and normalised weights. */
+/* Resizing reproduces Pillow's Image.resize(size, BILINEAR) byte for byte,
+ * because models (CLIPSeg's processor) were trained on inputs made that way:
+ * a triangle filter whose support widens with the scale when shrinking,
+ * weights computed in double, normalised per output pixel, then turned into
+ * 22-bit fixed point; one pass per axis, each rounded to 8 bits. RGBA is
+ * resampled premultiplied, as Pillow does (RGBA -> RGBa -> RGBA), so
+ * transparent pixels do not bleed their colour. */
+#define RS_BITS 22 /* fractional bits of a weight: 8-bit samples leave room in 32 bits */
+
+/* One axis: for each output index the first input index, the count of
+ * inputs, and their fixed-point weights (ksize a row). */
 typedef struct {
     int *first;
     int *count;
-    float *w; /* count weights per output, stride ksize */
+    int32_t *w;
     int ksize;
 } axis_kernel;
 
@@ -135,50 +144,130 @@ static void axis_free(axis_kernel *k)
     free(k->w);
 }
 
+static double triangle(double x)
+{
+    x = fabs(x);
+    return x < 1.0 ? 1.0 - x : 0.0;
+}
+
+/* The arithmetic (and its order) follows Pillow's coefficient setup, so the
+ * doubles, hence the rounded weights, come out identical. */
 static int axis_build(axis_kernel *k, int in, int out)
 {
     double scale = (double)in / out;
-    double support = scale > 1.0 ? scale : 1.0; /* triangle half-width in input pixels */
+    double filterscale = scale < 1.0 ? 1.0 : scale;
+    double support = 1.0 * filterscale; /* the triangle reaches 1 pixel, scaled */
+    double inv = 1.0 / filterscale;
     k->ksize = (int)ceil(support) * 2 + 1;
     k->first = malloc(sizeof(int) * (size_t)out);
     k->count = malloc(sizeof(int) * (size_t)out);
-    k->w = malloc(sizeof(float) * (size_t)out * (size_t)k->ksize);
-    if (!k->first || !k->count || !k->w) {
+    k->w = malloc(sizeof(int32_t) * (size_t)out * (size_t)k->ksize);
+    double *dw = malloc(sizeof(double) * (size_t)k->ksize);
+    if (!k->first || !k->count || !k->w || !dw) {
+        free(dw);
         axis_free(k);
         return -1;
     }
     for (int o = 0; o < out; o++) {
         double centre = (o + 0.5) * scale;
-        int lo = (int)floor(centre - support);
-        int hi = (int)ceil(centre + support);
+        int lo = (int)(centre - support + 0.5); /* truncation, as Pillow's cast */
+        int hi = (int)(centre + support + 0.5);
         if (lo < 0)
             lo = 0;
         if (hi > in)
             hi = in;
-        float *w = k->w + (size_t)o * k->ksize;
-        double sum = 0;
-        int cnt = 0;
-        for (int i = lo; i < hi && cnt < k->ksize; i++) {
-            double t = fabs((i + 0.5 - centre) / support);
-            double v = t < 1.0 ? 1.0 - t : 0.0;
-            w[cnt++] = (float)v;
-            sum += v;
+        int n = hi - lo;
+        if (n > k->ksize)
+            n = k->ksize;
+        double sum = 0.0;
+        for (int j = 0; j < n; j++) {
+            dw[j] = triangle(((double)(j + lo) - centre + 0.5) * inv);
+            sum += dw[j];
         }
-        if (sum <= 0) { /* cannot happen for in >= 1, but never divide by zero */
-            int nearest = (int)centre;
-            if (nearest >= in)
-                nearest = in - 1;
-            lo = nearest;
-            cnt = 1;
-            w[0] = 1.0f;
-            sum = 1.0;
+        int32_t *w = k->w + (size_t)o * k->ksize;
+        for (int j = 0; j < n; j++) {
+            double v = sum != 0.0 ? dw[j] / sum : dw[j];
+            w[j] = (int32_t)(0.5 + v * (1 << RS_BITS)); /* weights are never negative */
         }
-        for (int j = 0; j < cnt; j++)
-            w[j] = (float)(w[j] / sum);
         k->first[o] = lo;
-        k->count[o] = cnt;
+        k->count[o] = n;
     }
+    free(dw);
     return 0;
+}
+
+/* A fixed-point sum back to 8 bits (the 0.5 for rounding is added up front). */
+static inline uint8_t clip8(int64_t v)
+{
+    if (v >= (int64_t)256 << RS_BITS)
+        return 255;
+    if (v <= 0)
+        return 0;
+    return (uint8_t)(v >> RS_BITS);
+}
+
+/* dst (dw x rows) from src (sw x rows), c channels, along x. */
+static void pass_horizontal(const uint8_t *src, int sw, uint8_t *dst, int dw, int rows, int c,
+                            const axis_kernel *k)
+{
+    for (int y = 0; y < rows; y++) {
+        const uint8_t *srow = src + (size_t)y * sw * c;
+        uint8_t *drow = dst + (size_t)y * dw * c;
+        for (int x = 0; x < dw; x++) {
+            const int32_t *w = k->w + (size_t)x * k->ksize;
+            const uint8_t *p = srow + (size_t)k->first[x] * c;
+            for (int ch = 0; ch < c; ch++) {
+                int64_t acc = 1 << (RS_BITS - 1);
+                for (int j = 0; j < k->count[x]; j++)
+                    acc += (int64_t)p[j * c + ch] * w[j];
+                drow[x * c + ch] = clip8(acc);
+            }
+        }
+    }
+}
+
+/* dst (width x dh) from src (width x sh rows), along y. */
+static void pass_vertical(const uint8_t *src, uint8_t *dst, int width, int dh, int c,
+                          const axis_kernel *k)
+{
+    size_t stride = (size_t)width * c;
+    for (int y = 0; y < dh; y++) {
+        const int32_t *w = k->w + (size_t)y * k->ksize;
+        const uint8_t *base = src + (size_t)k->first[y] * stride;
+        uint8_t *drow = dst + (size_t)y * stride;
+        for (size_t i = 0; i < stride; i++) {
+            int64_t acc = 1 << (RS_BITS - 1);
+            for (int j = 0; j < k->count[y]; j++)
+                acc += (int64_t)base[(size_t)j * stride + i] * w[j];
+            drow[i] = clip8(acc);
+        }
+    }
+}
+
+/* Pillow's RGBA <-> RGBa conversions: a*c/255 rounded with its two-shift
+ * trick, and back by truncating division (alpha 0 and 255 kept as they are). */
+static void premultiply(uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++, p += 4) {
+        unsigned a = p[3];
+        for (int ch = 0; ch < 3; ch++) {
+            unsigned t = p[ch] * a + 128;
+            p[ch] = (uint8_t)(((t >> 8) + t) >> 8);
+        }
+    }
+}
+
+static void unpremultiply(uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++, p += 4) {
+        unsigned a = p[3];
+        if (a == 0 || a == 255)
+            continue;
+        for (int ch = 0; ch < 3; ch++) {
+            unsigned v = 255u * p[ch] / a;
+            p[ch] = (uint8_t)(v > 255 ? 255 : v);
+        }
+    }
 }
 
 int ember_image_resize(const ember_image *src, int width, int height, ember_image *out,
@@ -189,40 +278,57 @@ int ember_image_resize(const ember_image *src, int width, int height, ember_imag
         return -1;
     const int c = src->channels, sw = src->width, sh = src->height;
     axis_kernel kx = {0}, ky = {0};
-    float *tmp = NULL;
+    uint8_t *pre = NULL, *tmp = NULL;
     ember_image t = {0};
     if (axis_build(&kx, sw, width) || axis_build(&ky, sh, height))
         goto oom;
-    tmp = malloc(sizeof(float) * (size_t)width * sh * c); /* horizontal pass result */
-    if (!tmp)
-        goto oom;
     if (ember_image_alloc(&t, width, height, c, err, errlen))
         goto fail;
-    for (int y = 0; y < sh; y++) {
-        const uint8_t *row = src->data + (size_t)y * sw * c;
-        float *trow = tmp + (size_t)y * width * c;
-        for (int x = 0; x < width; x++) {
-            const float *w = kx.w + (size_t)x * kx.ksize;
-            const uint8_t *p = row + (size_t)kx.first[x] * c;
-            for (int ch = 0; ch < c; ch++) {
-                float acc = 0;
-                for (int j = 0; j < kx.count[x]; j++)
-                    acc += w[j] * p[j * c + ch];
-                trow[x * c + ch] = acc;
-            }
-        }
+    /* Same size is a copy (Pillow does not round-trip alpha then either). */
+    int need_x = width != sw, need_y = height != sh;
+    if (!need_x && !need_y) {
+        memcpy(t.data, src->data, (size_t)sw * sh * c);
+        goto done;
     }
-    for (int y = 0; y < height; y++) {
-        const float *w = ky.w + (size_t)y * ky.ksize;
-        uint8_t *drow = t.data + (size_t)y * width * c;
-        for (int i = 0; i < width * c; i++) {
-            float acc = 0;
-            for (int j = 0; j < ky.count[y]; j++)
-                acc += w[j] * tmp[(size_t)(ky.first[y] + j) * width * c + i];
-            long v = lrintf(acc);
-            drow[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-        }
+    const uint8_t *in = src->data;
+    if (c == 4) {
+        pre = malloc((size_t)sw * sh * 4);
+        if (!pre)
+            goto oom;
+        memcpy(pre, src->data, (size_t)sw * sh * 4);
+        premultiply(pre, (size_t)sw * sh);
+        in = pre;
     }
+    /* An axis that keeps its size is left alone (its pass would copy). The
+     * rounding between passes makes their order show, so it is Pillow's
+     * (since 13.0): vertical first when the height loses more than twice
+     * as many pixels as the width does. */
+    if (need_x && need_y && height < sh && 2 * ((long)sw - width) < (long)sh - height) {
+        tmp = malloc((size_t)sw * height * c);
+        if (!tmp)
+            goto oom;
+        pass_vertical(in, tmp, sw, height, c, &ky);
+        pass_horizontal(tmp, sw, t.data, width, height, c, &kx);
+    } else if (need_x && need_y) {
+        /* Only the rows the vertical pass reads go through the horizontal one. */
+        int y0 = ky.first[0];
+        int y1 = ky.first[height - 1] + ky.count[height - 1];
+        tmp = malloc((size_t)width * (size_t)(y1 - y0) * c);
+        if (!tmp)
+            goto oom;
+        pass_horizontal(in + (size_t)y0 * sw * c, sw, tmp, width, y1 - y0, c, &kx);
+        for (int y = 0; y < height; y++)
+            ky.first[y] -= y0;
+        pass_vertical(tmp, t.data, width, height, c, &ky);
+    } else if (need_x) {
+        pass_horizontal(in, sw, t.data, width, sh, c, &kx);
+    } else {
+        pass_vertical(in, t.data, width, height, c, &ky);
+    }
+    if (c == 4)
+        unpremultiply(t.data, (size_t)width * height);
+done:
+    free(pre);
     free(tmp);
     axis_free(&kx);
     axis_free(&ky);
@@ -231,6 +337,7 @@ int ember_image_resize(const ember_image *src, int width, int height, ember_imag
 oom:
     viz_seterr(err, errlen, "out of memory resizing a %dx%d image to %dx%d", sw, sh, width, height);
 fail:
+    free(pre);
     free(tmp);
     axis_free(&kx);
     axis_free(&ky);

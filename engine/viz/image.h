@@ -41,9 +41,11 @@ int ember_image_describe(const ember_image *img, char *buf, size_t len);
 int ember_image_convert(const ember_image *src, int channels, ember_image *out,
                         char *err, size_t errlen);
 
-/* Bilinear resize to width x height. Downscaling widens the triangle filter
- * by the scale factor (as PIL's BILINEAR does), so thumbnails do not alias;
- * upscaling is plain bilinear with pixel centres at +0.5. Channels are kept. */
+/* Resize to width x height, byte for byte what Pillow's resize(...,
+ * BILINEAR) gives (Pillow 13's pass order): the triangle filter widens by the
+ * scale factor when shrinking (so thumbnails do not alias), weights in
+ * 22-bit fixed point, each pass rounded to 8 bits, RGBA resampled
+ * premultiplied. Channels are kept. */
 int ember_image_resize(const ember_image *src, int width, int height, ember_image *out,
                        char *err, size_t errlen);
 

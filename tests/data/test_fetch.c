@@ -2,6 +2,7 @@
  * on 127.0.0.1 (no other network): success with md5, redirects, HTTP
  * errors, a short body, a stalled body, cancel from the progress callback,
  * file:// urls; dest is never touched by a failure and no .part is left.
+ * The same into memory: the size cap (announced and arriving), 404, cancel.
  * Then cifar10 loading with download=true into a scratch cache, and the
  * second load served from the cache with the server gone. md5 against
  * known vectors; mkdir -p.
@@ -132,6 +133,11 @@ static void serve(server *s, int fd) {
     } else if (strcmp(path, "/cifar.tar.gz") == 0) {
         if (send_head(fd, 200, "OK", (long long)s->archive_len, NULL) == 0)
             send_all(fd, s->archive, s->archive_len);
+    } else if (strcmp(path, "/nolen") == 0) {
+        /* No Content-Length: the size is known only as the bytes arrive. */
+        static const char h[] = "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nConnection: "
+                                "close\r\n\r\n";
+        if (send_all(fd, h, sizeof h - 1) == 0) send_all(fd, s->body, s->body_len);
     } else if (strcmp(path, "/redirect") == 0) {
         send_head(fd, 302, "Found", 0, "Location: /ok\r\n");
     } else if (strcmp(path, "/to-file") == 0) {
@@ -367,6 +373,89 @@ static void test_fetch(server *s) {
     check_failed_fetch(abs, NULL, "gone.bin", NULL, "file:// missing");
 }
 
+/* ember_fetch_to_memory: the same transfers, into a buffer with a cap. */
+static void check_failed_memory(const char *url, size_t cap, const ember_fetch_opts *o,
+                                const char *want1, const char *want2, const char *what) {
+    ember_fetched f = {.data = (uint8_t *)"sentinel", .len = 8};
+    ember_err err = {{0}};
+    CHECK(ember_fetch_to_memory(url, cap, o, &f, &err) == -1, "%s: succeeded", what);
+    CHECK(has(err.msg, url) && has(err.msg, want1) && (!want2 || has(err.msg, want2)),
+          "%s: message lacks url/'%s'/'%s': %s", what, want1, want2 ? want2 : "", err.msg);
+    CHECK(f.len == 8 && memcmp(f.data, "sentinel", 8) == 0, "%s: out was written", what);
+    if (getenv("EMBER_TEST_VERBOSE")) printf("%s -> %s\n", what, err.msg);
+}
+
+static void test_fetch_memory(server *s) {
+    char url[256];
+    ember_err err = {{0}};
+    char want[33];
+    md5_hex(s->body, s->body_len, want);
+
+    /* Success, md5 checked, progress seen; a cap of exactly the size is enough. */
+    prog p = {0};
+    ember_fetch_opts o = {.md5 = want, .progress = on_progress, .progress_ctx = &p};
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/ok", s->port);
+    ember_fetched f = {0};
+    CHECK(ember_fetch_to_memory(url, s->body_len, &o, &f, &err) == 0, "%s", err.msg);
+    CHECK(f.data && f.len == s->body_len && memcmp(f.data, s->body, f.len) == 0,
+          "memory body differs (%zu bytes)", f.len);
+    CHECK(strcmp(f.content_type, "application/octet-stream") == 0, "content type '%s'",
+          f.content_type);
+    CHECK(p.calls > 0 && p.last_done == s->body_len, "progress: %d calls, last %llu", p.calls,
+          (unsigned long long)p.last_done);
+    ember_fetched_free(&f);
+    CHECK(f.data == NULL && f.len == 0, "free did not clear");
+    ember_fetched_free(&f); /* twice is harmless */
+
+    /* No Content-Length; through a redirect; default cap. */
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/nolen", s->port);
+    CHECK(ember_fetch_to_memory(url, 0, NULL, &f, &err) == 0, "nolen: %s", err.msg);
+    CHECK(f.len == s->body_len && memcmp(f.data, s->body, f.len) == 0, "nolen body differs");
+    CHECK(strcmp(f.content_type, "image/png") == 0, "nolen content type '%s'", f.content_type);
+    ember_fetched_free(&f);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/redirect", s->port);
+    CHECK(ember_fetch_to_memory(url, 1 << 20, NULL, &f, &err) == 0, "redirect: %s", err.msg);
+    CHECK(f.len == s->body_len && memcmp(f.data, s->body, f.len) == 0, "redirect body differs");
+    ember_fetched_free(&f);
+
+    /* The cap: announced by Content-Length, and found while the bytes arrive. */
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/ok", s->port);
+    check_failed_memory(url, s->body_len - 1, NULL, "limit", "199999 bytes", "cap (announced)");
+    check_failed_memory(url, 2u << 16, NULL, "200000 bytes, more than the 128 KiB", NULL,
+                        "cap names the size");
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/nolen", s->port);
+    check_failed_memory(url, 1 << 16, NULL, "larger than the 64 KiB limit", NULL,
+                        "cap (arriving)");
+    check_failed_memory(url, 0, &(ember_fetch_opts){.md5 = "0123456789abcdef0123456789abcdef"},
+                        "md5", want, "memory md5 mismatch");
+
+    /* HTTP errors name the status; other failures as for files. */
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/missing.png", s->port);
+    check_failed_memory(url, 0, NULL, "HTTP 404", "not found", "404");
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/boom", s->port);
+    check_failed_memory(url, 0, NULL, "HTTP 500", NULL, "500");
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/short", s->port);
+    check_failed_memory(url, 0, NULL, "closed", NULL, "short body");
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/to-file", s->port);
+    check_failed_memory(url, 0, NULL, "to-file", NULL, "redirect to file://");
+    prog pc = {.cancel_after = 2048};
+    ember_fetch_opts oc = {.progress = on_progress, .progress_ctx = &pc};
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/slow", s->port);
+    check_failed_memory(url, 0, &oc, "cancelled", NULL, "cancel");
+
+    /* file:// reads the disk; a missing file says so. */
+    char abs[1300], cwd[1024];
+    if (scratch[0] == '/') snprintf(abs, sizeof abs, "file://%s", sp("src.bin"));
+    else snprintf(abs, sizeof abs, "file://%s/%s", getcwd(cwd, sizeof cwd) ? cwd : ".", sp("src.bin"));
+    CHECK(write_file(sp("src.bin"), s->body, s->body_len) == 0, "write");
+    CHECK(ember_fetch_to_memory(abs, 0, NULL, &f, &err) == 0, "file://: %s", err.msg);
+    CHECK(f.len == s->body_len && memcmp(f.data, s->body, f.len) == 0, "file:// body differs");
+    ember_fetched_free(&f);
+    snprintf(abs + strlen(abs) - 7, 16, "gone.bin");
+    check_failed_memory(abs, 0, NULL, "cannot open the file", "gone.bin", "file:// missing");
+    check_failed_memory("", 0, NULL, "no url", NULL, "empty url");
+}
+
 static uint8_t *make_archive(size_t *len) {
     enum { N = 5, T = 3 };
     uint8_t *rec = malloc((N + T) * EMBER_CIFAR10_RECORD);
@@ -475,6 +564,7 @@ int main(int argc, char **argv) {
     }
     test_md5_mkdirs();
     test_fetch(&s);
+    test_fetch_memory(&s);
     test_cifar_download(&s); /* stops the server */
     free(body);
     free((void *)s.archive);

@@ -98,6 +98,34 @@ def stdout_of(msgs):
     )
 
 
+def run_ok(kc, code, timeout=None):
+    """Runs code that must succeed; returns its IOPub messages."""
+    reply, msgs = run(kc, code, timeout=timeout)
+    assert reply["content"]["status"] == "ok", (code, reply["content"])
+    return msgs
+
+
+def run_error(kc, code, timeout=None):
+    """Runs code that must fail; returns (ename, evalue)."""
+    reply, _ = run(kc, code, timeout=timeout)
+    c = reply["content"]
+    assert c["status"] == "error", code
+    return c["ename"], c["evalue"]
+
+
+def printed(kc, expr, timeout=None):
+    """What print(expr) writes, stripped."""
+    return stdout_of(run_ok(kc, f"print({expr})", timeout)).strip()
+
+
+def result_data(msgs):
+    """The MIME bundle of the execute_result among msgs."""
+    for m in msgs:
+        if m["msg_type"] == "execute_result":
+            return m["content"]["data"]
+    raise AssertionError("no execute_result")
+
+
 def result_text(msgs):
     for m in msgs:
         if m["msg_type"] == "execute_result":

@@ -63,13 +63,15 @@ static void test_resize(void)
     ember_image_free(&d);
     ember_image_free(&s);
 
-    /* A flat image stays flat at any size; big reductions too. */
+    /* A flat image stays flat at any size; big reductions too. RGBA goes
+     * through Pillow's premultiplied round trip: colour 77 at alpha 77 comes
+     * back as 76, as it does from Pillow. */
     CHECK(ember_image_alloc(&s, 300, 200, 4, err, sizeof err) == 0);
     memset(s.data, 77, 300 * 200 * 4);
     CHECK(ember_image_resize(&s, 7, 3, &d, err, sizeof err) == 0);
     int flat = 1;
     for (int i = 0; d.data && i < 7 * 3 * 4; i++)
-        flat &= d.data[i] == 77;
+        flat &= d.data[i] == (i % 4 == 3 ? 77 : 76);
     CHECK(flat);
     ember_image_free(&d);
     CHECK(ember_image_resize(&s, 0, 3, &d, err, sizeof err) == -1);
