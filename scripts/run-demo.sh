@@ -9,6 +9,7 @@
 # model), since the full run would take days there; EMBER_Q1_FULL=1 forces
 # the full recipe. The CIFAR-10 subset in ../shared/data is used for the
 # short run when it is there; otherwise the official archive is downloaded.
+# q2 runs when the CLIPSeg checkpoint is cached or huggingface.co answers.
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +18,14 @@ mkdir -p "$out"
 PY=${PYTHON:-python3}
 shared=${EMBER_SHARED_DATA:-$root/../shared/data}
 subset="$shared/cifar10-subset/cifar-10-subset-binary.tar.gz"
+# q2 needs the real checkpoint: in a cache already, or a reachable hub.
+q2_model_available() {
+  local hf=${HF_HUB_CACHE:-${HF_HOME:-$HOME/.cache/huggingface}/hub}
+  local ember=${EMBER_DATA:-${XDG_CACHE_HOME:-$HOME/.cache}/ember}
+  ls "$hf"/models--CIDAS--clipseg-rd64-refined/snapshots/*/model.safetensors >/dev/null 2>&1 && return 0
+  [ -f "$ember/hf/CIDAS/clipseg-rd64-refined/main/model.safetensors" ] && return 0
+  curl -sfI --max-time 10 "${HF_ENDPOINT:-https://huggingface.co}/CIDAS/clipseg-rd64-refined/resolve/main/config.json" >/dev/null 2>&1
+}
 ran=()
 for nb in hello q1 q2; do
   src="$root/notebooks/$nb.ipynb"
@@ -34,6 +43,12 @@ for nb in hello q1 q2; do
         params+=("data_root='$subset'")
       fi
     fi
+  fi
+  if [ "$nb" = q2 ] && ! q2_model_available; then
+    echo "demo: skipping q2: the CLIPSeg checkpoint CIDAS/clipseg-rd64-refined is in no cache"
+    echo "      here and huggingface.co cannot be reached; on a machine with internet access"
+    echo "      q2 downloads it once (about 600 MB)"
+    continue
   fi
   echo "demo: executing notebooks/$nb.ipynb with the Ember kernel"
   "$PY" "$root/scripts/run-notebook.py" "$src" "$out" --cwd "$out" "${params[@]}"

@@ -81,3 +81,13 @@ def fail_on_sanitizer_reports(where, logs=None):
         for p in reports:
             p.rename(p.with_suffix(p.suffix + ".seen"))
         pytest.fail(f"sanitizer reports {where}:\n{text}", pytrace=False)
+
+
+def notebook_runner():
+    """scripts/run-notebook.py as a module (its name has a dash), so notebook
+    tests run notebooks exactly as `make demo` does."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("run_notebook", ROOT / "scripts" / "run-notebook.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

@@ -12,6 +12,9 @@
 #ifdef EMBER_HAVE_TRAIN
 #include "train/bind.h" /* engine/train: models, fit, evaluate */
 #endif
+#ifdef EMBER_HAVE_SEG
+#include "seg/bind.h" /* engine/seg: CLIPSeg, masks, overlays */
+#endif
 
 void register_modules(void)
 {
@@ -25,5 +28,8 @@ void register_modules(void)
 #endif
 #ifdef EMBER_HAVE_TRAIN
     register_train_builtins();
+#endif
+#ifdef EMBER_HAVE_SEG
+    register_seg_builtins();
 #endif
 }

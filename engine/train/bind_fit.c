@@ -214,9 +214,6 @@ static lang_value *m_run_plot(lang_ctx *cx, const lang_args *a)
 static lang_value *m_run_table(lang_ctx *cx, const lang_args *a)
 {
     const train_run *r = run_of(a->self);
-    const lang_builtin *table = lang_find_builtin("table");
-    if (!table)
-        return lang_raise(cx, "RuntimeError", "run.table: table() is not available in this build");
     static const char *cols[] = {"epoch", "lr", "train loss", "train acc", "test loss",
                                  "test acc", "seconds", "images/s"};
     lang_value *rows = lang_list_new((size_t)r->n), *header = lang_list_new(8), *result = NULL;
@@ -242,12 +239,7 @@ static lang_value *m_run_table(lang_ctx *cx, const lang_args *a)
             lang_list_set(row, (size_t)k, lang_cstr(buf[k]));
         lang_list_set(rows, (size_t)i, row);
     }
-    {
-        static const char *const names[] = {"rows", "header", "title"};
-        lang_value *v[3] = {rows, header, lang_none()};
-        lang_args ta = {.fname = "run.table", .names = names, .v = v, .n = 3};
-        result = table->fn(cx, &ta);
-    }
+    result = viz_table_value(cx, "run.table", rows, header);
     goto out;
 oom:
     lang_raise(cx, "MemoryError", "run.table: out of memory");

@@ -42,6 +42,11 @@ extern const lang_type viz_plot_type;
 lang_value *viz_plot_from_png(lang_ctx *cx, ember_png *png, const char *kind, const char *title,
                               const char *detail);
 
+/* A table value from a list of rows (lists of values) and a header (a
+ * list of names, or NULL), as table(rows, header) makes; fname names the
+ * caller in errors. Borrows both lists. */
+lang_value *viz_table_value(lang_ctx *cx, const char *fname, lang_value *rows, lang_value *header);
+
 /* Writes bytes to a file, raising OSError (naming fname and the path) on
  * failure. Returns 0 or -1. Shared by the save() methods. */
 int viz_write_file(lang_ctx *cx, const char *fname, const char *path, const uint8_t *data,

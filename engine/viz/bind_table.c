@@ -219,6 +219,14 @@ static lang_value *b_table(lang_ctx *cx, const lang_args *a)
     return v ? v : lang_raise(cx, "MemoryError", "table: out of memory");
 }
 
+lang_value *viz_table_value(lang_ctx *cx, const char *fname, lang_value *rows, lang_value *header)
+{
+    static const char *const names[] = {"rows", "header", "title"};
+    lang_value *v[3] = {rows, header ? header : lang_none(), lang_none()};
+    lang_args a = {.fname = fname, .names = names, .v = v, .n = 3};
+    return b_table(cx, &a);
+}
+
 static const lang_builtin table_builtins[] = {
     {"table(rows, header=none, title=none)",
      "A table of values: rows is a list of rows, each a list of values; header names the "

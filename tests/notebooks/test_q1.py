@@ -5,25 +5,17 @@ steps on 256 images; the full default model), through the same runner
 every part shows what it should: the dataset table, the augmented preview,
 the model summary, the progress bar and epoch line, the curves, the
 evaluation with its confusion matrix, and the saved weights."""
-import importlib.util
 import io
 import os
 import tarfile
 
 import pytest
 
-from ember_testenv import ROOT, SLOW, require_kernel
+from ember_testenv import ROOT, SLOW, notebook_runner, require_kernel
 
 NOTEBOOK = ROOT / "notebooks" / "q1.ipynb"
 SHARED = os.environ.get("EMBER_SHARED_DATA") or str(ROOT.parent / "shared" / "data")
 SUBSET = os.path.join(SHARED, "cifar10-subset", "cifar-10-subset-binary.tar.gz")
-
-
-def runner():
-    spec = importlib.util.spec_from_file_location("run_notebook", ROOT / "scripts" / "run-notebook.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def data_root(tmp_path):
@@ -62,7 +54,7 @@ def test_q1_short_run(tmp_path):
     if not NOTEBOOK.is_file():
         pytest.fail(f"{NOTEBOOK} is missing")
     require_kernel()
-    rn = runner()
+    rn = notebook_runner()
     params = [("epochs", "1"), ("train_images", "256"), ("test_images", "100"),
               ("steps_per_epoch", "2"), ("data_root", repr(data_root(tmp_path)))]
     rc = rn.main([str(NOTEBOOK), str(tmp_path), *[f"{k}={v}" for k, v in params],

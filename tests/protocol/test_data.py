@@ -13,8 +13,8 @@ import threading
 
 import pytest
 
-from ember_testenv import ROOT, SLOW
-from protocol_util import run, stdout_of
+from ember_testenv import ROOT
+from protocol_util import printed, run_error as err, run_ok as ok, result_data as result
 
 SHARED = os.environ.get("EMBER_SHARED_DATA") or str(ROOT.parent / "shared" / "data")
 SUBSET = os.path.join(SHARED, "cifar10-subset", "cifar-10-subset-binary.tar.gz")
@@ -25,30 +25,6 @@ CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "hors
 def need_subset():
     if not os.path.isfile(SUBSET):
         pytest.skip(f"the shared CIFAR-10 subset is missing ({SUBSET}); set EMBER_SHARED_DATA")
-
-
-def ok(kc, code, timeout=None):
-    reply, msgs = run(kc, code, timeout=timeout)
-    assert reply["content"]["status"] == "ok", (code, reply["content"])
-    return msgs
-
-
-def err(kc, code):
-    reply, _ = run(kc, code)
-    c = reply["content"]
-    assert c["status"] == "error", code
-    return c["ename"], c["evalue"]
-
-
-def result(msgs):
-    for m in msgs:
-        if m["msg_type"] == "execute_result":
-            return m["content"]["data"]
-    raise AssertionError("no execute_result")
-
-
-def printed(kc, expr):
-    return stdout_of(ok(kc, f"print({expr})")).strip()
 
 
 def records(labels, seed):

@@ -13,7 +13,23 @@ import time
 import pytest
 
 from ember_testenv import SLOW
-from protocol_util import collect, drain_iopub, run, shell_reply, stdout_of
+from protocol_util import (collect, drain_iopub, printed as _printed, run_error, run_ok,
+                           shell_reply, stdout_of)
+
+# Training cells take longer than a plain cell.
+LONG = 120 * SLOW
+
+
+def ok(kc, code, timeout=LONG):
+    return run_ok(kc, code, timeout)
+
+
+def err(kc, code):
+    return run_error(kc, code, LONG)
+
+
+def printed(kc, expr):
+    return _printed(kc, expr, LONG)
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
            "truck"]
@@ -51,23 +67,6 @@ def data(kc, archive):
     ok(kc, f"tr = cifar10('train', root={archive!r}); te = cifar10('test', root={archive!r}); "
            f"aug = {AUG}")
     return kc
-
-
-def ok(kc, code, timeout=None):
-    reply, msgs = run(kc, code, timeout=timeout or 120 * SLOW)
-    assert reply["content"]["status"] == "ok", (code, reply["content"])
-    return msgs
-
-
-def err(kc, code):
-    reply, _ = run(kc, code, timeout=120 * SLOW)
-    c = reply["content"]
-    assert c["status"] == "error", code
-    return c["ename"], c["evalue"]
-
-
-def printed(kc, expr):
-    return stdout_of(ok(kc, f"print({expr})")).strip()
 
 
 def of_type(msgs, kind):

@@ -1,0 +1,215 @@
+/* seg.c — CLIPSegProcessor's image pre-processing, probabilities, and masks
+ * drawn as pictures (viridis maps and tinted overlays). See seg.h. */
+#include "seg/seg.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "viz/plot.h"
+
+ember_seg_norm ember_seg_default_norm(void)
+{
+    return (ember_seg_norm){.size = 352,
+                            .mean = {0.485f, 0.456f, 0.406f},
+                            .std = {0.229f, 0.224f, 0.225f}};
+}
+
+static int read_triple(json_t *a, float out[3], const char *name, const char *path, ember_err *err)
+{
+    if (!a)
+        return 0;
+    if (!json_is_array(a) || json_array_size(a) != 3)
+        return ember_err_set(err, "%s: %s must be a list of 3 numbers", path, name);
+    for (size_t i = 0; i < 3; i++) {
+        json_t *x = json_array_get(a, i);
+        if (!json_is_number(x))
+            return ember_err_set(err, "%s: %s must be a list of 3 numbers", path, name);
+        out[i] = (float)json_number_value(x);
+    }
+    return 0;
+}
+
+int ember_seg_read_norm(const char *path, ember_seg_norm *out, ember_err *err)
+{
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    if (!root)
+        return ember_err_set(err, "%s: not readable JSON (%s, line %d)", path, je.text, je.line);
+    ember_seg_norm n = *out;
+    int rc = -1;
+    if (!json_is_object(root)) {
+        ember_err_set(err, "%s: expected a JSON object", path);
+        goto out;
+    }
+    json_t *size = json_object_get(root, "size");
+    if (json_is_integer(size)) {
+        n.size = (int)json_integer_value(size);
+    } else if (json_is_object(size)) {
+        json_t *h = json_object_get(size, "height"), *w = json_object_get(size, "width");
+        json_t *s = json_object_get(size, "shortest_edge");
+        if (json_is_integer(h) && json_is_integer(w) && json_integer_value(h) != json_integer_value(w)) {
+            ember_err_set(err, "%s: only square sizes are supported, got %lldx%lld", path,
+                          (long long)json_integer_value(w), (long long)json_integer_value(h));
+            goto out;
+        }
+        if (json_is_integer(h))
+            n.size = (int)json_integer_value(h);
+        else if (json_is_integer(s))
+            n.size = (int)json_integer_value(s);
+    }
+    if (n.size < 16 || n.size > 4096) {
+        ember_err_set(err, "%s: size %d is out of range (16..4096)", path, n.size);
+        goto out;
+    }
+    if (read_triple(json_object_get(root, "image_mean"), n.mean, "image_mean", path, err) != 0 ||
+        read_triple(json_object_get(root, "image_std"), n.std, "image_std", path, err) != 0)
+        goto out;
+    for (int c = 0; c < 3; c++)
+        if (!(n.std[c] > 0)) {
+            ember_err_set(err, "%s: image_std must be positive", path);
+            goto out;
+        }
+    *out = n;
+    rc = 0;
+out:
+    json_decref(root);
+    return rc;
+}
+
+int ember_seg_preprocess(const ember_image *img, const ember_seg_norm *norm, float *out,
+                         ember_err *err)
+{
+    char msg[256];
+    ember_image rgb = {0}, sized = {0};
+    /* PIL's convert("RGB") drops alpha; grey is spread to three channels */
+    if (ember_image_alloc(&rgb, img->width, img->height, 3, msg, sizeof msg) != 0)
+        return ember_err_set(err, "%s", msg);
+    size_t npx = (size_t)img->width * (size_t)img->height;
+    for (size_t i = 0; i < npx; i++)
+        for (int c = 0; c < 3; c++)
+            rgb.data[i * 3 + c] = img->data[i * (size_t)img->channels + (img->channels >= 3 ? (size_t)c : 0)];
+    int s = norm->size;
+    if (ember_image_resize(&rgb, s, s, &sized, msg, sizeof msg) != 0) {
+        ember_image_free(&rgb);
+        return ember_err_set(err, "%s", msg);
+    }
+    ember_image_free(&rgb);
+    size_t plane = (size_t)s * (size_t)s;
+    for (int c = 0; c < 3; c++) {
+        /* as the processor computes it: rescale, then normalise, in float */
+        float m = norm->mean[c], sd = norm->std[c];
+        for (size_t i = 0; i < plane; i++)
+            out[(size_t)c * plane + i] = ((float)sized.data[i * 3 + (size_t)c] * (1.0f / 255.0f) - m) / sd;
+    }
+    ember_image_free(&sized);
+    return 0;
+}
+
+void ember_seg_sigmoid(const float *logits, size_t n, float *probs)
+{
+    for (size_t i = 0; i < n; i++)
+        probs[i] = 1.0f / (1.0f + expf(-logits[i]));
+}
+
+/* Bilinear (pixel centres at +0.5, edges clamped) sample of a float map. */
+static float sample(const float *p, int w, int h, double x, double y)
+{
+    x -= 0.5;
+    y -= 0.5;
+    if (x < 0) x = 0;
+    if (y < 0) y = 0;
+    if (x > w - 1) x = w - 1;
+    if (y > h - 1) y = h - 1;
+    int x0 = (int)x, y0 = (int)y;
+    int x1 = x0 + 1 < w ? x0 + 1 : x0, y1 = y0 + 1 < h ? y0 + 1 : y0;
+    double fx = x - x0, fy = y - y0;
+    double top = p[(size_t)y0 * w + x0] * (1 - fx) + p[(size_t)y0 * w + x1] * fx;
+    double bot = p[(size_t)y1 * w + x0] * (1 - fx) + p[(size_t)y1 * w + x1] * fx;
+    return (float)(top * (1 - fy) + bot * fy);
+}
+
+/* The map at out_w x out_h, clamped to [0, 1] (NaN as 0). */
+static float *resized(const float *prob, int w, int h, int out_w, int out_h)
+{
+    float *r = malloc((size_t)out_w * (size_t)out_h * sizeof *r);
+    if (!r)
+        return NULL;
+    double sx = (double)w / out_w, sy = (double)h / out_h;
+    for (int y = 0; y < out_h; y++)
+        for (int x = 0; x < out_w; x++) {
+            float v = sample(prob, w, h, (x + 0.5) * sx, (y + 0.5) * sy);
+            r[(size_t)y * out_w + x] = v != v ? 0.0f : v < 0 ? 0.0f : v > 1 ? 1.0f : v;
+        }
+    return r;
+}
+
+int ember_seg_mask_image(const float *prob, int w, int h, int out_w, int out_h, ember_image *out,
+                         ember_err *err)
+{
+    char msg[256];
+    if (w <= 0 || h <= 0 || out_w <= 0 || out_h <= 0)
+        return ember_err_set(err, "mask image: empty size");
+    float *r = resized(prob, w, h, out_w, out_h);
+    if (!r)
+        return ember_err_set(err, "mask image: out of memory");
+    if (ember_image_alloc(out, out_w, out_h, 3, msg, sizeof msg) != 0) {
+        free(r);
+        return ember_err_set(err, "mask image: %s", msg);
+    }
+    for (size_t i = 0; i < (size_t)out_w * out_h; i++)
+        ember_colormap_viridis(r[i], out->data + 3 * i);
+    free(r);
+    return 0;
+}
+
+static const uint8_t tab10[10][3] = {
+    {31, 119, 180}, {255, 127, 14}, {44, 160, 44},  {214, 39, 40},  {148, 103, 189},
+    {140, 86, 75},  {227, 119, 194}, {127, 127, 127}, {188, 189, 34}, {23, 190, 207},
+};
+static const char *const tab10_names[10] = {"blue",  "orange", "green", "red",   "purple",
+                                            "brown", "pink",   "grey",  "olive", "cyan"};
+
+void ember_seg_color(size_t k, uint8_t rgb[3])
+{
+    memcpy(rgb, tab10[k % 10], 3);
+}
+
+const char *ember_seg_color_name(size_t k)
+{
+    return tab10_names[k % 10];
+}
+
+int ember_seg_overlay(const ember_image *img, const float *const *probs, size_t n, int w, int h,
+                      double alpha, double threshold, ember_image *out, ember_err *err)
+{
+    char msg[256];
+    if (!(alpha >= 0 && alpha <= 1))
+        return ember_err_set(err, "overlay: alpha must be from 0 to 1, got %g", alpha);
+    ember_image base = {0};
+    if (ember_image_convert(img, 3, &base, msg, sizeof msg) != 0)
+        return ember_err_set(err, "overlay: %s", msg);
+    size_t npx = (size_t)img->width * (size_t)img->height;
+    for (size_t k = 0; k < n; k++) {
+        float *r = resized(probs[k], w, h, img->width, img->height);
+        if (!r) {
+            ember_image_free(&base);
+            return ember_err_set(err, "overlay: out of memory");
+        }
+        uint8_t rgb[3];
+        ember_seg_color(k, rgb);
+        for (size_t i = 0; i < npx; i++) {
+            double p = threshold >= 0 ? (r[i] >= threshold ? 1.0 : 0.0) : r[i];
+            double a = alpha * p;
+            for (int c = 0; c < 3; c++) {
+                double v = base.data[i * 3 + c] * (1.0 - a) + rgb[c] * a;
+                base.data[i * 3 + c] = (uint8_t)lrint(v);
+            }
+        }
+        free(r);
+    }
+    *out = base;
+    return 0;
+}
