@@ -64,7 +64,7 @@ def main(argv=None):
     ap.add_argument("--timeout", type=int, default=-1, help="seconds per cell (-1: none)")
     ap.add_argument("--cwd", help="the kernel's working folder (default: outdir), where the "
                                   "notebook's relative paths (e.g. saved models) land")
-    args = ap.parse_args(argv)
+    args = ap.parse_intermixed_args(argv)
     src = pathlib.Path(args.notebook)
     out = pathlib.Path(args.outdir)
     out.mkdir(parents=True, exist_ok=True)

@@ -57,8 +57,9 @@ def test_q1_short_run(tmp_path):
     rn = notebook_runner()
     params = [("epochs", "1"), ("train_images", "256"), ("test_images", "100"),
               ("steps_per_epoch", "2"), ("data_root", repr(data_root(tmp_path)))]
-    rc = rn.main([str(NOTEBOOK), str(tmp_path), *[f"{k}={v}" for k, v in params],
-                  "--timeout", str(int(600 * SLOW))])
+    # options before the parameters, as scripts/run-demo.sh passes them
+    rc = rn.main([str(NOTEBOOK), str(tmp_path), "--timeout", str(int(600 * SLOW)),
+                  "--cwd", str(tmp_path), *[f"{k}={v}" for k, v in params]])
     assert rc == 0
     import nbformat
     nb = nbformat.read(tmp_path / "q1.executed.ipynb", as_version=4)
