@@ -371,6 +371,11 @@ int ember_cifar10_read_archive(const char *path, ember_cifar10_split split, embe
         bs[i].data = NULL;
         if (r) goto done;
     }
+    if (ds.n == 0) {
+        ember_err_set(err, "%s: the %s batches hold no images (every file is empty); get a fresh "
+                           "copy of the archive", path, split == EMBER_CIFAR10_TRAIN ? "training" : "test");
+        goto done;
+    }
     finish(&ds, split, path, names, meta != NULL);
     *out = ds;
     memset(&ds, 0, sizeof ds);
@@ -507,6 +512,11 @@ int ember_cifar10_read_dir(const char *dir, ember_cifar10_split split, ember_dat
         if (ember_cifar10_append_records(&ds, data, len, path, err)) goto done;
         free(data);
         data = NULL;
+    }
+    if (ds.n == 0) {
+        ember_err_set(err, "%s: the %s batches hold no images (every file is empty); get a fresh "
+                           "copy of the data", base, split == EMBER_CIFAR10_TRAIN ? "training" : "test");
+        goto done;
     }
     finish(&ds, split, base, names, have_names);
     *out = ds;

@@ -4,7 +4,8 @@ Debian's headless Chromium through Selenium, opens a notebook on the Ember
 kernel, runs all cells and checks what a person would see: every plot and
 image is an <img> that loaded (non-zero natural size), a display updated five
 times is one output showing the last value, the progress bar is one output at
-100 %, and no error output appears. Screenshots go to
+100 %, a training cell (fit on a tiny ViT) shows one finished bar, its epoch
+lines and one live-updated curves picture, and no error output appears. Screenshots go to
 $EMBER_BUILD_DIR/screenshots/. Also checks that nbconvert's HTML of the
 executed notebook embeds every picture.
 
@@ -68,6 +69,16 @@ def _cells():
             (f"cat = load_image('{chelsea}')\ncat", "img"),
             ("image_grid([cat, cat.resize(120, 80), cat.convert('grey'), heatmap([[1, 2], [3, 4]]).image()],\n"
              "           captions=['chelsea', 'small', 'grey', 'a plot as an image'], cols=4)", "img"),
+        ]
+    cifar = SHARED / "cifar10-subset" / "cifar-10-subset-binary.tar.gz"
+    if cifar.is_file():
+        # live training: one progress bar and one curves picture, each
+        # updated in place, then the run's own picture as the result
+        cells += [
+            (f"tr = cifar10('train', root='{cifar}').take(256)\n"
+             "m = vit(dim=32, heads=2, layers=1, device='cpu')\n"
+             "run = fit(m, tr, epochs=3, batch_size=64,\n"
+             "          augment=compose(hflip(), normalize([0.5], [0.25])))\nrun", "training"),
         ]
     cells += [
         ("display('version 0', display_id='counter')\n"
@@ -305,6 +316,17 @@ def test_pictures_in_jupyterlab(lab, browser):
             texts = cell["text"].split("\n---\n")
             if cell["outputs"] != 2 or "100%" not in texts[0] or "25/25" not in texts[0]:
                 problems.append(f"{where}: want one finished bar (and the result), got {texts}")
+        elif kind == "training":
+            text = cell["text"]
+            bars = [t for t in text.split("\n---\n") if "step/s" in t]
+            if len(bars) != 1 or "100%" not in bars[0] or "12/12" not in bars[0]:
+                problems.append(f"{where}: want one finished bar at 12/12, got {bars}; "
+                                f"the cell shows {text[:600]!r}")
+            if "epoch   3/3" not in text:
+                problems.append(f"{where}: no line for epoch 3: {text[:400]!r}")
+            # the live curves (updated after each epoch) and the run's picture
+            if len(cell["imgs"]) != 2 or not all(i["complete"] and i["w"] > 0 for i in cell["imgs"]):
+                problems.append(f"{where}: want 2 loaded pictures (live curves, result), got {cell['imgs']}")
         elif kind == "table":
             if cell["tables"] != 1:
                 problems.append(f"{where}: no HTML table, shows {cell['text'][:200]!r}")

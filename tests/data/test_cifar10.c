@@ -319,6 +319,10 @@ static void test_synthetic(void) {
     entry dup[] = {notest[0], {"other/data_batch_1.bin", two, 2 * EMBER_CIFAR10_RECORD}};
     CHECK(write_tar(sp("dup.tar"), 0, dup, 2) == 0, "write");
     expect_error(sp("dup.tar"), EMBER_CIFAR10_TRAIN, "twice", NULL, "duplicate batch");
+    entry allempty[] = {{"cifar-10-batches-bin/data_batch_1.bin", two, 0},
+                        {"cifar-10-batches-bin/test_batch.bin", two, 2 * EMBER_CIFAR10_RECORD}};
+    CHECK(write_tar(sp("allempty.tar"), 0, allempty, 2) == 0, "write");
+    expect_error(sp("allempty.tar"), EMBER_CIFAR10_TRAIN, "hold no images", "allempty.tar", "only empty batches");
     entry badmeta[] = {notest[0], {"cifar-10-batches-bin/batches.meta.txt", (const uint8_t *)"x\n", 2}};
     CHECK(write_tar(sp("badmeta.tar"), 0, badmeta, 2) == 0, "write");
     expect_error(sp("badmeta.tar"), EMBER_CIFAR10_TRAIN, "batches.meta.txt", NULL, "1-line meta");
