@@ -1,6 +1,6 @@
 /* control.c — the main thread's loop. It answers the control channel at once
- * (kernel_info, interrupt, shutdown) even while a cell runs, and greets new
- * IOPub subscribers (iopub.c) when the execution thread is not publishing. */
+ * (kernel_info, interrupt, shutdown) even while a cell runs: its IOPub
+ * messages never wait for a slow subscriber (iopub.c). */
 #include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -16,7 +16,9 @@
 static void handle_control(ember_kernel *k, const ember_msg *m)
 {
     ember_publish_status(k, "busy", m);
-    if (strcmp(m->msg_type, "kernel_info_request") == 0) {
+    if (m->bad[0]) {
+        ember_reply_bad(k, k->control, m);
+    } else if (strcmp(m->msg_type, "kernel_info_request") == 0) {
         ember_reply(k, k->control, m, "kernel_info_reply", ember_kernel_info(k));
     } else if (strcmp(m->msg_type, "interrupt_request") == 0) {
         ember_interrupt(k->engine);
@@ -43,10 +45,9 @@ int ember_control_loop(ember_kernel *k)
         zmq_pollitem_t items[] = {
             {k->control, 0, ZMQ_POLLIN, 0},
             {k->wake_pull, 0, ZMQ_POLLIN, 0},
-            {NULL, k->iopub_fd, ZMQ_POLLIN, 0},
         };
         /* With a parent to watch, wake once a second to look at it. */
-        int r = zmq_poll(items, 3, parent ? 1000 : -1);
+        int r = zmq_poll(items, 2, parent ? 1000 : -1);
         if (r < 0) {
             if (errno == EINTR) /* SIGINT: the handler already did its work */
                 continue;
@@ -59,8 +60,6 @@ int ember_control_loop(ember_kernel *k)
             atomic_store(&k->shutting_down, 1);
             break;
         }
-        if (items[2].revents & ZMQ_POLLIN)
-            ember_iopub_service(k);
         if (items[1].revents & ZMQ_POLLIN) {
             /* Only the shell's shutdown_request sends anything here. */
             char buf[32];

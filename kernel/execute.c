@@ -1,7 +1,7 @@
 /* execute.c — execute_request: the ember_io callbacks that turn engine output
  * into IOPub messages, execution_count and history bookkeeping, the reply,
- * and user_expressions. All on the execution thread, which publishes its
- * IOPub messages itself, in order (iopub.c). */
+ * and user_expressions. All on the execution thread, whose IOPub messages
+ * keep their order (stream text is coalesced there, see iopub.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,13 +22,7 @@ static void io_stream(void *ctx, const char *name, const char *text, size_t len)
     if (!text || !len)
         return;
     const char *stream = name && strcmp(name, "stderr") == 0 ? "stderr" : "stdout";
-    json_t *t = ember_json_text(text, len);
-    if (!t) {
-        ember_log("dropped %zu bytes of %s output: out of memory", len, stream);
-        return;
-    }
-    ember_publish(c->k, "stream", c->req,
-                  json_pack("{s:s, s:o}", "name", stream, "text", t));
+    ember_publish_stream(c->k, c->req, stream, text, len);
 }
 
 static void io_display(void *ctx, json_t *data, json_t *metadata, const char *display_id,
@@ -58,8 +52,8 @@ static void io_clear_output(void *ctx, int wait)
                   json_pack("{s:b}", "wait", wait));
 }
 
-static int io_input(void *ctx, const char *prompt, int password, char **line, char *err,
-                    size_t errlen)
+static int io_input(void *ctx, const char *prompt, int password, char **line, size_t *len,
+                    char *err, size_t errlen)
 {
     exec_ctx *c = ctx;
     if (!c->allow_stdin) {
@@ -68,7 +62,8 @@ static int io_input(void *ctx, const char *prompt, int password, char **line, ch
                  "(allow_stdin is false)");
         return -1;
     }
-    return ember_stdin_input(c->k, c->req, prompt ? prompt : "", password, line, err, errlen);
+    return ember_stdin_input(c->k, c->req, prompt ? prompt : "", password, line, len, err,
+                             errlen);
 }
 
 static int get_bool(json_t *obj, const char *key, int dflt)
@@ -88,7 +83,8 @@ static json_t *user_expressions(ember_kernel *k, json_t *exprs, const ember_io *
         if (!json_is_string(v))
             r = json_pack("{s:s, s:s, s:s, s:[]}", "status", "error", "ename", "TypeError",
                           "evalue", "a user expression must be a string", "traceback");
-        else if (!(r = ember_user_expression(k->engine, json_string_value(v), io)))
+        else if (!(r = ember_user_expression(k->engine, json_string_value(v),
+                                             json_string_length(v), io)))
             r = json_pack("{s:s, s:s, s:s, s:[]}", "status", "error", "ename", "EmberError",
                           "evalue", "the engine could not evaluate this expression",
                           "traceback");
@@ -112,17 +108,19 @@ void ember_handle_aborted(ember_kernel *k, const ember_msg *req)
 
 int ember_handle_execute(ember_kernel *k, const ember_msg *req)
 {
+    static const ember_field fields[] = {
+        {"code", JSON_STRING, 1},          {"silent", JSON_TRUE, 0},
+        {"store_history", JSON_TRUE, 0},   {"user_expressions", JSON_OBJECT, 0},
+        {"allow_stdin", JSON_TRUE, 0},     {"stop_on_error", JSON_TRUE, 0},
+        {NULL, 0, 0},
+    };
+    if (ember_check_fields(k, k->shell, req, fields) != 0)
+        return 0;
     json_t *content = req->content;
     json_t *codev = json_object_get(content, "code");
-    if (!json_is_string(codev)) {
-        ember_reply(k, k->shell, req, "execute_reply",
-                    json_pack("{s:s, s:i, s:s, s:s, s:[s]}", "status", "error", "execution_count",
-                              k->execution_count, "ename", "BadRequest", "evalue",
-                              "execute_request content has no string \"code\"", "traceback",
-                              "execute_request content has no string \"code\""));
-        return 0;
-    }
+    /* With its length: the code may hold a NUL (U+0000 is valid JSON). */
     const char *code = json_string_value(codev);
+    size_t code_len = json_string_length(codev);
     int silent = get_bool(content, "silent", 0);
     int store_history = silent ? 0 : get_bool(content, "store_history", 1);
     int stop_on_error = get_bool(content, "stop_on_error", 1);
@@ -139,7 +137,7 @@ int ember_handle_execute(ember_kernel *k, const ember_msg *req)
     memset(&res, 0, sizeof res);
     /* An interrupt that came while idle must not hit this cell. */
     ember_interrupt_clear(k->engine);
-    int rc = ember_execute(k->engine, code, &opt, &io, &res);
+    int rc = ember_execute(k->engine, code, code_len, &opt, &io, &res);
     if (rc != 0 && res.ok) {
         res.ok = 0; /* the engine could not run it at all */
     }
@@ -178,7 +176,7 @@ int ember_handle_execute(ember_kernel *k, const ember_msg *req)
         ember_shell_hold_queued(k);
     ember_reply(k, k->shell, req, "execute_reply", reply);
     if (store_history) {
-        ember_history_append(&k->history, count, code, text_out);
+        ember_history_append(&k->history, count, code, code_len, text_out);
         k->execution_count++;
     }
     int failed = !res.ok;

@@ -135,12 +135,13 @@ void ember_history_close(ember_history *h)
     h->fd = -1;
 }
 
-int ember_history_append(ember_history *h, int line, const char *input, const char *output)
+int ember_history_append(ember_history *h, int line, const char *input, size_t input_len,
+                         const char *output)
 {
     if (h->fd < 0)
         return 0;
-    json_t *o = json_pack("{s:i, s:i, s:s, s:s?}", "session", h->session, "line", line, "input",
-                          input, "output", output);
+    json_t *o = json_pack("{s:i, s:i, s:s%, s:s?}", "session", h->session, "line", line, "input",
+                          input, input_len, "output", output);
     if (!o)
         return -1;
     char *s = json_dumps(o, JSON_COMPACT);
@@ -175,7 +176,7 @@ static json_t *load_all(const ember_history *h, char *err, size_t errlen)
     size_t cap = 0;
     ssize_t n;
     while ((n = getline(&line, &cap, f)) > 0) {
-        json_t *o = json_loadb(line, (size_t)n, 0, NULL);
+        json_t *o = json_loadb(line, (size_t)n, JSON_ALLOW_NUL, NULL);
         /* A torn or hand-edited line is skipped, not fatal. */
         if (json_is_object(o) && json_is_integer(json_object_get(o, "session")) &&
             json_is_integer(json_object_get(o, "line")) &&

@@ -20,8 +20,10 @@ typedef struct ember_history {
 int ember_history_open(ember_history *h, const char *dir, char *err, size_t errlen);
 void ember_history_close(ember_history *h);
 
-/* Records one cell; output (text/plain of its result) may be NULL. */
-int ember_history_append(ember_history *h, int line, const char *input, const char *output);
+/* Records one cell: input_len bytes of input (which may hold a NUL);
+ * output (text/plain of its result) may be NULL. */
+int ember_history_append(ember_history *h, int line, const char *input, size_t input_len,
+                         const char *output);
 
 /* Answers a history_request: returns a new array of [session, line, input]
  * or [session, line, [input, output]], or NULL with err set. */

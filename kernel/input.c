@@ -3,12 +3,14 @@
  * shutdown ends promptly (the wait polls the interrupt flag every 20 ms). */
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <zmq.h>
 
 #include "handlers.h"
+#include "iopub.h"
 #include "sockets.h"
 
 /* Replies to an earlier, abandoned input_request must not answer this one. */
@@ -28,10 +30,13 @@ static void drain_stale(ember_kernel *k)
 }
 
 int ember_stdin_input(ember_kernel *k, const ember_msg *req, const char *prompt, int password,
-                      char **line, char *err, size_t errlen)
+                      char **line, size_t *len, char *err, size_t errlen)
 {
     *line = NULL;
+    *len = 0;
     drain_stale(k);
+    /* a prompt printed before input() is seen before the input box */
+    ember_iopub_flush(k);
     json_t *content = json_pack("{s:s%, s:b}", "prompt", prompt, strlen(prompt), "password",
                                 password);
     if (!content) {
@@ -80,13 +85,26 @@ int ember_stdin_input(ember_kernel *k, const ember_msg *req, const char *prompt,
             ember_msg_clear(&m);
             continue;
         }
+        if (m.bad[0]) {
+            /* The answer came but cannot be read: input() fails with why,
+             * rather than wait for an answer that will not come again. */
+            snprintf(err, errlen, "input(): the front end's input_reply cannot be read: %s",
+                     m.bad);
+            ember_msg_clear(&m);
+            return -1;
+        }
         json_t *value = json_object_get(m.content, "value");
         if (!json_is_string(value)) {
             ember_msg_clear(&m);
             snprintf(err, errlen, "input(): the front end's input_reply has no string \"value\"");
             return -1;
         }
-        *line = strdup(json_string_value(value));
+        *len = json_string_length(value);
+        *line = malloc(*len + 1);
+        if (*line) {
+            memcpy(*line, json_string_value(value), *len);
+            (*line)[*len] = 0;
+        }
         ember_msg_clear(&m);
         if (!*line) {
             snprintf(err, errlen, "input(): out of memory");

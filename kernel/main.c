@@ -90,7 +90,7 @@ int main(int argc, char **argv)
     }
 
     /* static: zero-initialised, and outlives the threads */
-    static ember_kernel k = {.iopub_lock = PTHREAD_MUTEX_INITIALIZER};
+    static ember_kernel k;
     char err[1024];
     if (ember_connection_load(conn_path, &k.conn, err, sizeof err) != 0) {
         fprintf(stderr, "ember-kernel: %s\n", err);
@@ -108,9 +108,12 @@ int main(int argc, char **argv)
         goto out_signer;
     }
     k.zctx = zmq_ctx_new();
-    if (!k.zctx) {
+    k.iopub_ctx = k.zctx ? zmq_ctx_new() : NULL;
+    if (!k.iopub_ctx) {
         fprintf(stderr, "ember-kernel: cannot create a ZeroMQ context: %s\n",
                 zmq_strerror(errno));
+        if (k.zctx)
+            term_context(k.zctx);
         goto out_signer;
     }
     if (ember_sockets_open(&k, err, sizeof err) != 0) {
@@ -128,12 +131,19 @@ int main(int argc, char **argv)
     if (ember_history_open(&k.history, NULL, err, sizeof err) != 0)
         ember_log("history is off for this session: %s", err);
     ember_interrupt_install(k.engine);
-    ember_iopub_service(&k);
-    ember_publish_status(&k, "starting", NULL);
 
     ember_interrupt_block(); /* the threads inherit the mask: SIGINT comes here */
-    int threads_ok = start_thread(&k.hb_thread, ember_heartbeat_main, &k, "heartbeat") == 0;
-    k.hb_started = threads_ok;
+    /* The IOPub thread first: it welcomes early subscribers, then sends
+     * `starting` before anything else. */
+    int threads_ok = ember_iopub_start(&k, err, sizeof err) == 0;
+    if (!threads_ok)
+        ember_log("%s", err);
+    else
+        ember_publish_status(&k, "starting", NULL);
+    if (threads_ok) {
+        threads_ok = start_thread(&k.hb_thread, ember_heartbeat_main, &k, "heartbeat") == 0;
+        k.hb_started = threads_ok;
+    }
     if (threads_ok) {
         threads_ok = start_thread(&k.exec_thread, ember_shell_main, &k, "execution") == 0;
         k.exec_started = threads_ok;
@@ -144,7 +154,9 @@ int main(int argc, char **argv)
         status = 0;
 
     /* Shutdown: stop a running cell, then end every blocking ZeroMQ call in
-     * the other threads (they see ETERM and close their own sockets). */
+     * the other threads (they see ETERM and close their own sockets). IOPub
+     * is in a context of its own, so the last outputs (the cell's error,
+     * idle, shutdown_reply) still leave; its thread stops last. */
     atomic_store(&k.shutting_down, 1);
     ember_interrupt(k.engine);
     if (zmq_ctx_shutdown(k.zctx) != 0)
@@ -158,6 +170,10 @@ int main(int argc, char **argv)
         ember_log("the running cell did not stop within 5 s of shutdown; exiting anyway");
         joined = 0;
     }
+    /* The last outputs leave; the queue is freed only when no thread can
+     * publish any more. */
+    if (ember_iopub_stop(&k, joined) != 0)
+        joined = 0;
     ember_socket_close(&k.control);
     ember_socket_close(&k.wake_pull);
     if (!joined) {
@@ -173,10 +189,11 @@ int main(int argc, char **argv)
     }
     if (!k.hb_started)
         ember_socket_close(&k.hb);
-    ember_socket_close(&k.iopub); /* every thread that used it has ended */
+    ember_socket_close(&k.iopub); /* closed by ember_iopub_stop unless it never started */
     ember_history_close(&k.history);
     ember_engine_free(k.engine);
     term_context(k.zctx);
+    term_context(k.iopub_ctx);
     ember_signer_free(&k.signer);
     ember_connection_free(&k.conn);
     return status;
@@ -190,6 +207,7 @@ out_sockets:
     ember_socket_close(&k.wake_pull);
     ember_socket_close(&k.wake_push);
     term_context(k.zctx);
+    term_context(k.iopub_ctx);
 out_signer:
     ember_signer_free(&k.signer);
     ember_connection_free(&k.conn);

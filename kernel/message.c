@@ -138,7 +138,7 @@ json_t *ember_json_text(const char *text, size_t len)
     size_t i = 0;
     while (i < len) {
         size_t k = utf8_seq(s + i, len - i);
-        if (!k || (k == 1 && s[i] == 0))
+        if (!k)
             break;
         i += k;
     }
@@ -151,7 +151,7 @@ json_t *ember_json_text(const char *text, size_t len)
     size_t o = 0;
     for (i = 0; i < len;) {
         size_t k = utf8_seq(s + i, len - i);
-        if (k && !(k == 1 && s[i] == 0)) {
+        if (k) {
             memcpy(buf + o, s + i, k);
             o += k;
             i += k;

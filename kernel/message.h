@@ -23,7 +23,8 @@ json_t *ember_header_new(const char *msg_type, const char *session);
 int ember_header_format(char *out, size_t outlen, const char *msg_type, const char *session);
 
 /* A JSON string of text, with invalid UTF-8 replaced by U+FFFD (engine output
- * may hold arbitrary bytes; JSON may not). NULL when out of memory. */
+ * may hold arbitrary bytes; JSON may not). A NUL stays (JSON writes it as
+ * \u0000): print('a\0b') prints three characters. NULL when out of memory. */
 json_t *ember_json_text(const char *text, size_t len);
 
 #endif

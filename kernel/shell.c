@@ -41,7 +41,9 @@ static int dispatch(ember_kernel *k, const ember_msg *m, int aborting)
     int is_execute = strcmp(m->msg_type, "execute_request") == 0;
     int stop = 0;
     ember_publish_status(k, "busy", m);
-    if (is_execute && aborting) {
+    if (m->bad[0]) {
+        ember_reply_bad(k, k->shell, m);
+    } else if (is_execute && aborting) {
         ember_handle_aborted(k, m);
     } else if (is_execute) {
         stop = ember_handle_execute(k, m);
@@ -99,6 +101,9 @@ static void run_held(ember_kernel *k)
 void *ember_shell_main(void *arg)
 {
     ember_kernel *k = arg;
+    /* cells can print without end: their publishing waits for the IOPub
+     * thread to keep up (iopub.c) */
+    ember_iopub_producer_thread();
     while (!atomic_load(&k->shutting_down)) {
         ember_msg m;
         int got = ember_recv_msg(k, k->shell, "shell", &m);

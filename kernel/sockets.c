@@ -14,9 +14,9 @@
 /* Frames beyond this are received and thrown away: no valid request has so many. */
 #define MAX_FRAMES 256
 
-static void *make_socket(ember_kernel *k, int type, const char *what, char *err, size_t errlen)
+static void *make_socket(void *ctx, int type, const char *what, char *err, size_t errlen)
 {
-    void *s = zmq_socket(k->zctx, type);
+    void *s = zmq_socket(ctx, type);
     if (!s) {
         snprintf(err, errlen, "cannot create the %s socket: %s", what, zmq_strerror(errno));
         return NULL;
@@ -29,6 +29,32 @@ static void *make_socket(ember_kernel *k, int type, const char *what, char *err,
         return NULL;
     }
     return s;
+}
+
+/* IOPub never drops a message: with ZMQ_XPUB_NODROP a subscriber whose
+ * queue is full (EMBER_IOPUB_HWM messages behind) makes a send wait (for at
+ * most EMBER_IOPUB_SEND_SLICE_MS at a time, so the IOPub thread can look at
+ * its stall limit and at shutdown between tries) instead of dropping. */
+static int iopub_options(void *s, char *err, size_t errlen)
+{
+    static const struct {
+        int opt, value;
+        const char *name;
+    } opts[] = {
+        /* every subscription reaches us, so each new front end gets its own
+         * iopub_welcome even when the topic is already known */
+        {ZMQ_XPUB_VERBOSE, 1, "ZMQ_XPUB_VERBOSE"},
+        {ZMQ_XPUB_NODROP, 1, "ZMQ_XPUB_NODROP"},
+        {ZMQ_SNDHWM, EMBER_IOPUB_HWM, "ZMQ_SNDHWM"},
+        {ZMQ_SNDTIMEO, EMBER_IOPUB_SEND_SLICE_MS, "ZMQ_SNDTIMEO"},
+    };
+    for (size_t i = 0; i < sizeof opts / sizeof *opts; i++) {
+        if (zmq_setsockopt(s, opts[i].opt, &opts[i].value, sizeof opts[i].value) != 0) {
+            snprintf(err, errlen, "cannot set %s on iopub: %s", opts[i].name, zmq_strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static int bind_channel(ember_kernel *k, void *s, int ch, char *err, size_t errlen)
@@ -66,7 +92,8 @@ int ember_sockets_open(ember_kernel *k, char *err, size_t errlen)
     };
     for (size_t i = 0; i < sizeof socks / sizeof *socks; i++) {
         const char *name = ember_channel_name(socks[i].ch);
-        void *s = make_socket(k, socks[i].type, name, err, errlen);
+        void *s = make_socket(socks[i].type == ZMQ_XPUB ? k->iopub_ctx : k->zctx, socks[i].type,
+                              name, err, errlen);
         if (!s)
             return -1;
         *socks[i].slot = s;
@@ -85,28 +112,17 @@ int ember_sockets_open(ember_kernel *k, char *err, size_t errlen)
                      zmq_strerror(errno));
             return -1;
         }
-        /* Verbose: every subscription reaches us, so each new front end
-         * gets its own iopub_welcome even when the topic is already known. */
-        if (socks[i].type == ZMQ_XPUB &&
-            zmq_setsockopt(s, ZMQ_XPUB_VERBOSE, &on, sizeof on) != 0) {
-            snprintf(err, errlen, "cannot set ZMQ_XPUB_VERBOSE on iopub: %s",
-                     zmq_strerror(errno));
+        if (socks[i].type == ZMQ_XPUB && iopub_options(s, err, errlen) != 0)
             return -1;
-        }
         if (bind_channel(k, s, socks[i].ch, err, errlen) != 0)
             return -1;
     }
-    if (!(k->wake_pull = make_socket(k, ZMQ_PULL, "wake-up (PULL)", err, errlen)) ||
-        !(k->wake_push = make_socket(k, ZMQ_PUSH, "wake-up (PUSH)", err, errlen)))
+    if (!(k->wake_pull = make_socket(k->zctx, ZMQ_PULL, "wake-up (PULL)", err, errlen)) ||
+        !(k->wake_push = make_socket(k->zctx, ZMQ_PUSH, "wake-up (PUSH)", err, errlen)))
         return -1;
     if (zmq_bind(k->wake_pull, EMBER_WAKE_INPROC) != 0 ||
         zmq_connect(k->wake_push, EMBER_WAKE_INPROC) != 0) {
         snprintf(err, errlen, "cannot connect the inproc wake-up pair: %s", zmq_strerror(errno));
-        return -1;
-    }
-    size_t fdlen = sizeof k->iopub_fd;
-    if (zmq_getsockopt(k->iopub, ZMQ_FD, &k->iopub_fd, &fdlen) != 0) {
-        snprintf(err, errlen, "cannot get the iopub socket's ZMQ_FD: %s", zmq_strerror(errno));
         return -1;
     }
     return 0;
@@ -151,7 +167,10 @@ int ember_recv_msg(ember_kernel *k, void *sock, const char *channel, ember_msg *
         }
         char err[256];
         int pr = ember_wire_parse(&k->signer, views, n, m, err, sizeof err);
-        if (pr != EMBER_WIRE_OK) {
+        if (pr == EMBER_WIRE_BADREQ) {
+            ember_log("%s on %s cannot be handled (%s): answering with an error", m->msg_type,
+                      channel, err);
+        } else if (pr != EMBER_WIRE_OK) {
             ember_log("dropped a message on %s: %s", channel, err);
             rc = 1;
         }
@@ -181,6 +200,21 @@ int ember_send_msg(ember_kernel *k, void *sock, const ember_buf *ids, size_t nid
                    const char *msg_type, const ember_msg *parent, json_t *metadata,
                    json_t *content)
 {
+    ember_parts p;
+    if (ember_build_msg(k, ids, nids, msg_type, parent ? &parent->header_raw : NULL, metadata,
+                        content, &p) != 0)
+        return -1;
+    int rc = ember_send_parts(sock, &p);
+    ember_parts_free(&p);
+    return rc;
+}
+
+int ember_build_msg(ember_kernel *k, const ember_buf *ids, size_t nids, const char *msg_type,
+                    const ember_buf *parent_header, json_t *metadata, json_t *content,
+                    ember_parts *out)
+{
+    out->parts = NULL;
+    out->n = 0;
     char header[512];
     int hl = ember_header_format(header, sizeof header, msg_type, k->session);
     if (hl < 0) {
@@ -199,24 +233,21 @@ int ember_send_msg(ember_kernel *k, void *sock, const ember_buf *ids, size_t nid
     /* The parent_header is the request's header frame exactly as it came. */
     ember_frame parts[4] = {
         {(const unsigned char *)header, (size_t)hl},
-        parent ? (ember_frame){parent->header_raw.data, parent->header_raw.len}
-               : (ember_frame){(const unsigned char *)"{}", 2},
+        parent_header ? (ember_frame){parent_header->data, parent_header->len}
+                      : (ember_frame){(const unsigned char *)"{}", 2},
         meta ? (ember_frame){(const unsigned char *)meta, strlen(meta)}
              : (ember_frame){(const unsigned char *)"{}", 2},
         {(const unsigned char *)body, strlen(body)},
     };
-    ember_parts p;
     char err[256];
-    int rc = ember_wire_serialize_frames(&k->signer, ids, nids, parts, &p, err, sizeof err);
+    int rc = ember_wire_serialize_frames(&k->signer, ids, nids, parts, out, err, sizeof err);
     free(meta);
     free(body);
     if (rc != 0) {
         ember_log("cannot build %s: %s", msg_type, err);
         return -1;
     }
-    rc = ember_send_parts(sock, &p);
-    ember_parts_free(&p);
-    return rc;
+    return 0;
 }
 
 int ember_reply(ember_kernel *k, void *sock, const ember_msg *req, const char *reply_type,

@@ -43,7 +43,9 @@ void ember_msg_clear(ember_msg *m)
 static json_t *parse_object(const ember_frame *f, const char *what, char *err, size_t errlen)
 {
     json_error_t je;
-    json_t *v = json_loadb((const char *)f->data, f->len, 0, &je);
+    /* JSON may carry U+0000 in a string; a cell holding one is a cell.
+     * Any value decodes, so that `null` is called what it is: not an object. */
+    json_t *v = json_loadb((const char *)f->data, f->len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &je);
     if (!v) {
         snprintf(err, errlen, "%s is not valid JSON: %s (line %d, column %d)", what, je.text,
                  je.line, je.column);
@@ -57,20 +59,33 @@ static json_t *parse_object(const ember_frame *f, const char *what, char *err, s
     return v;
 }
 
-/* The header fields a reply needs; the others are optional strings. */
+/* What a reply needs from the header: its msg_type (the reply's type comes
+ * from it). Fails with EMBER_WIRE_UNREADABLE. */
+static int check_msg_type(json_t *h, char *err, size_t errlen)
+{
+    json_t *t = json_object_get(h, "msg_type");
+    if (!json_is_string(t)) {
+        snprintf(err, errlen, "header.msg_type is missing or not a string");
+        return -1;
+    }
+    if (json_string_length(t) == 0) {
+        snprintf(err, errlen, "header.msg_type is empty");
+        return -1;
+    }
+    if (strlen(json_string_value(t)) != json_string_length(t)) {
+        snprintf(err, errlen, "header.msg_type holds a NUL character");
+        return -1;
+    }
+    return 0;
+}
+
+/* The other header fields: msg_id a string, the optional ones strings. A
+ * failure here still leaves a request that can be answered. */
 static int check_header(json_t *h, char *err, size_t errlen)
 {
-    static const char *required[] = {"msg_id", "msg_type"};
     static const char *optional[] = {"session", "username", "date", "version"};
-    for (size_t i = 0; i < sizeof required / sizeof *required; i++) {
-        json_t *v = json_object_get(h, required[i]);
-        if (!json_is_string(v)) {
-            snprintf(err, errlen, "header.%s is missing or not a string", required[i]);
-            return -1;
-        }
-    }
-    if (json_string_length(json_object_get(h, "msg_type")) == 0) {
-        snprintf(err, errlen, "header.msg_type is empty");
+    if (!json_is_string(json_object_get(h, "msg_id"))) {
+        snprintf(err, errlen, "header.msg_id is missing or not a string");
         return -1;
     }
     for (size_t i = 0; i < sizeof optional / sizeof *optional; i++) {
@@ -112,38 +127,53 @@ int ember_wire_parse(const ember_signer *s, const ember_frame *frames, size_t n,
         snprintf(err, errlen, sig->len ? "signature does not match" : "signature is missing");
         return EMBER_WIRE_BADSIG;
     }
-    int rc = EMBER_WIRE_MALFORMED;
     if (!(m->header = parse_object(&body[0], "header", err, errlen)) ||
-        check_header(m->header, err, errlen) != 0 ||
-        !(m->parent = parse_object(&body[1], "parent_header", err, errlen)) ||
-        !(m->metadata = parse_object(&body[2], "metadata", err, errlen)) ||
-        !(m->content = parse_object(&body[3], "content", err, errlen)))
-        goto fail;
-    if (ember_buf_set(&m->header_raw, body[0].data, body[0].len) != 0) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
+        check_msg_type(m->header, err, errlen) != 0) {
+        ember_msg_clear(m);
+        return EMBER_WIRE_UNREADABLE;
     }
+    if (ember_buf_set(&m->header_raw, body[0].data, body[0].len) != 0)
+        goto oom;
     if (d) {
         m->ids = calloc(d, sizeof *m->ids);
-        if (!m->ids) {
-            snprintf(err, errlen, "out of memory");
-            goto fail;
-        }
+        if (!m->ids)
+            goto oom;
         for (size_t i = 0; i < d; i++) {
-            if (ember_buf_set(&m->ids[i], frames[i].data, frames[i].len) != 0) {
-                snprintf(err, errlen, "out of memory");
-                goto fail;
-            }
+            if (ember_buf_set(&m->ids[i], frames[i].data, frames[i].len) != 0)
+                goto oom;
             m->nids = i + 1;
         }
     }
     m->nbuffers = n - d - 6;
     m->msg_type = json_string_value(json_object_get(m->header, "msg_type"));
-    m->msg_id = json_string_value(json_object_get(m->header, "msg_id"));
+    json_t *id = json_object_get(m->header, "msg_id");
+    m->msg_id = json_is_string(id) ? json_string_value(id) : NULL;
+    /* The first problem found is the one reported; every part is still
+     * given a value, so that nothing downstream meets a NULL. */
+    int bad = check_header(m->header, err, errlen) != 0;
+    static const char *const names[3] = {"parent_header", "metadata", "content"};
+    json_t **slots[3] = {&m->parent, &m->metadata, &m->content};
+    char why[256];
+    for (int i = 0; i < 3; i++) {
+        *slots[i] = parse_object(&body[1 + i], names[i], why, sizeof why);
+        if (!*slots[i]) {
+            if (!bad)
+                snprintf(err, errlen, "%s", why);
+            bad = 1;
+            if (!(*slots[i] = json_object()))
+                goto oom;
+        }
+    }
+    if (bad) {
+        snprintf(m->bad, sizeof m->bad, "%s", err);
+        return EMBER_WIRE_BADREQ;
+    }
     return EMBER_WIRE_OK;
-fail:
+oom:
+    /* Nothing can be answered without memory; the caller logs it. */
+    snprintf(err, errlen, "out of memory");
     ember_msg_clear(m);
-    return rc;
+    return EMBER_WIRE_UNREADABLE;
 }
 
 void ember_parts_free(ember_parts *p)

@@ -46,12 +46,13 @@ static lang_value *b_print(lang_ctx *cx, const lang_args *a)
             else
                 sb_add(&b, " ", 1);
         }
-        char *s = lang_to_str(a->rest[i]);
+        size_t len;
+        char *s = lang_to_strn(a->rest[i], &len);
         if (!s) {
             free(b.p);
             return oom(cx);
         }
-        sb_adds(&b, s);
+        sb_add(&b, s, len);
         free(s);
     }
     if (end->kind == LANG_STR)
@@ -73,9 +74,15 @@ static lang_value *b_display(lang_ctx *cx, const lang_args *a)
         return lang_arg_error(cx, a, 0, "TypeError", "a string or none");
     if (id->kind == LANG_STR && id->as.str.len == 0)
         return lang_arg_error(cx, a, 0, "ValueError", "a non-empty string");
-    for (size_t i = 0; i < a->nrest; i++)
-        if (display_one(cx, a->rest[i], id->kind == LANG_STR ? id->as.str.ptr : NULL, 0) < 0)
+    if (id->kind == LANG_STR && memchr(id->as.str.ptr, 0, id->as.str.len))
+        return lang_arg_error(cx, a, 0, "ValueError", "a string without NUL characters");
+    for (size_t i = 0; i < a->nrest; i++) {
+        /* display(*range(10**6)) can take a while (and waits for a slow
+         * front end): the stop button must stop it */
+        if (lang_check_interrupt(cx) < 0 ||
+            display_one(cx, a->rest[i], id->kind == LANG_STR ? id->as.str.ptr : NULL, 0) < 0)
             return NULL;
+    }
     return lang_none();
 }
 
@@ -158,8 +165,9 @@ static lang_value *b_type(lang_ctx *cx, const lang_args *a) { return ret(cx, lan
 
 static lang_value *b_str(lang_ctx *cx, const lang_args *a)
 {
-    char *s = lang_to_str(a->v[0]);
-    return s ? ret(cx, lang_str_take(s, strlen(s))) : oom(cx);
+    size_t len;
+    char *s = lang_to_strn(a->v[0], &len);
+    return s ? ret(cx, lang_str_take(s, len)) : oom(cx);
 }
 
 static lang_value *b_repr(lang_ctx *cx, const lang_args *a)
@@ -173,6 +181,9 @@ static lang_value *b_bool(lang_ctx *cx, const lang_args *a)
     (void)cx;
     return lang_bool(lang_truthy(a->v[0]));
 }
+
+/* Python's str.isspace for ASCII; not strchr, which also matches a NUL. */
+static int is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
 static lang_value *b_int(lang_ctx *cx, const lang_args *a)
 {
@@ -195,9 +206,9 @@ static lang_value *b_int(lang_ctx *cx, const lang_args *a)
         const char *s = x->as.str.ptr;
         char buf[64];
         size_t bl = 0, i = 0, n = x->as.str.len;
-        while (i < n && strchr(" \t\n\r\f\v", s[i]))
+        while (i < n && is_space(s[i]))
             i++;
-        while (n > i && strchr(" \t\n\r\f\v", s[n - 1]))
+        while (n > i && is_space(s[n - 1]))
             n--;
         if (i < n && (s[i] == '+' || s[i] == '-'))
             buf[bl++] = s[i++];
@@ -239,11 +250,11 @@ static lang_value *b_float(lang_ctx *cx, const lang_args *a)
         char buf[128];
         const char *s = x->as.str.ptr;
         size_t i = 0, n = x->as.str.len, bl = 0;
-        while (i < n && strchr(" \t\n\r\f\v", s[i]))
+        while (i < n && is_space(s[i]))
             i++;
-        while (n > i && strchr(" \t\n\r\f\v", s[n - 1]))
+        while (n > i && is_space(s[n - 1]))
             n--;
-        for (; i < n && bl < sizeof buf - 1; i++)
+        for (; i < n && bl < sizeof buf - 1 && s[i]; i++) /* strtod would stop at a NUL */
             if (s[i] != '_')
                 buf[bl++] = s[i];
         buf[bl] = 0;
@@ -560,8 +571,9 @@ static lang_value *b_input(lang_ctx *cx, const lang_args *a)
     if (!io->input)
         return lang_raise(cx, "StdinNotImplementedError", "input: this front end does not support input");
     char *line = NULL;
+    size_t n = 0;
     char err[256] = "";
-    if (io->input(io->ctx, prompt, password, &line, err, sizeof err) < 0) {
+    if (io->input(io->ctx, prompt, password, &line, &n, err, sizeof err) < 0) {
         free(line);
         if (lang_check_interrupt(cx) < 0)
             return NULL;
@@ -570,7 +582,6 @@ static lang_value *b_input(lang_ctx *cx, const lang_args *a)
     }
     if (!line)
         return ret(cx, lang_cstr(""));
-    size_t n = strlen(line);
     if (!utf8_valid(line, n, NULL)) {
         free(line);
         return lang_raise(cx, "ValueError", "input: the reply is not valid UTF-8");

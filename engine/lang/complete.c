@@ -186,12 +186,11 @@ static int in_comment(const char *code, const lex_result *lr, size_t ps)
     return 0;
 }
 
-json_t *ember_complete(ember_engine *e, const char *code, int cursor_pos)
+json_t *ember_complete(ember_engine *e, const char *code, size_t n, int cursor_pos)
 {
     lang_state *st = engine_state(e);
     if (!code)
-        code = "";
-    size_t n = strlen(code);
+        code = "", n = 0;
     size_t cur = utf8_cursor_offset(code, n, &cursor_pos);
     size_t ps = cur;
     while (ps > 0 && is_ident((unsigned char)code[ps - 1]))
@@ -207,7 +206,7 @@ json_t *ember_complete(ember_engine *e, const char *code, int cursor_pos)
     if (prefix[0] >= '0' && prefix[0] <= '9')
         goto out;
     /* lex what precedes the word being completed */
-    char *head = strndup(code, ps);
+    char *head = bytes_dup(code, ps);
     if (!head)
         goto out;
     lex(head, ps, 1, &lr, &le);

@@ -3,6 +3,8 @@
  * argument-checking helpers that keep error messages uniform. */
 #include "internal.h"
 
+#include "core/cancel.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,7 +38,8 @@ static void vraise(lang_ctx *cx, const char *ename, const char *fmt, va_list ap)
     cx->err.set = 1;
     snprintf(cx->err.ename, sizeof cx->err.ename, "%s", ename);
     char tmp[1024];
-    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    int k = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    clip_message(tmp, sizeof tmp, k);
     cx->err.msg = strdup(tmp);
 }
 
@@ -67,12 +70,41 @@ int lang_error_pending(const lang_ctx *cx) { return cx->err.set; }
 
 int lang_check_interrupt(lang_ctx *cx)
 {
-    if (cx->interrupt && atomic_load(cx->interrupt)) {
-        atomic_store(cx->interrupt, 0);
+    /* The engine may have seen the interrupt first, inside an op: its
+     * token stays tripped after the flag is consumed. */
+    if ((cx->interrupt && atomic_load(cx->interrupt)) || ember_cancel_tripped()) {
+        if (cx->interrupt)
+            atomic_store(cx->interrupt, 0);
         lang_raise(cx, "KeyboardInterrupt", "interrupted by the user");
         return -1;
     }
     return 0;
+}
+
+/* Every builtin call runs under a cancellation token on the interrupt
+ * flag, so engine work it starts (a training step, a forward) stops at
+ * its next check (core/cancel.h) instead of at the builtin's next
+ * lang_check_interrupt, which may be many seconds away. */
+void ctx_cancel_enter(lang_ctx *cx, ember_cancel *tok)
+{
+    ember_cancel_init(tok, cx->interrupt);
+    ember_cancel_push(tok);
+}
+
+void ctx_cancel_leave(lang_ctx *cx, ember_cancel *tok)
+{
+    ember_cancel_pop(tok);
+    if (!tok->tripped || !cx->err.set)
+        return;
+    /* The builtin failed because the engine stopped for the interrupt:
+     * whatever it made of the engine's error, the user interrupted. The
+     * interrupt is consumed here, as lang_check_interrupt would. */
+    if (cx->interrupt)
+        atomic_store(cx->interrupt, 0);
+    if (strcmp(cx->err.ename, "KeyboardInterrupt") != 0) {
+        ctx_clear_error(cx);
+        lang_raise(cx, "KeyboardInterrupt", "interrupted by the user");
+    }
 }
 
 const ember_io *lang_io(lang_ctx *cx) { return cx->io; }
@@ -181,7 +213,7 @@ int lang_arg_number(lang_ctx *cx, const lang_args *a, size_t i, double *out)
     return 0;
 }
 
-int lang_arg_str(lang_ctx *cx, const lang_args *a, size_t i, const char **out)
+int lang_arg_strn(lang_ctx *cx, const lang_args *a, size_t i, const char **out, size_t *len)
 {
     const lang_value *v = a->v[i];
     if (v->kind != LANG_STR) {
@@ -189,6 +221,19 @@ int lang_arg_str(lang_ctx *cx, const lang_args *a, size_t i, const char **out)
         return -1;
     }
     *out = v->as.str.ptr;
+    *len = v->as.str.len;
+    return 0;
+}
+
+int lang_arg_str(lang_ctx *cx, const lang_args *a, size_t i, const char **out)
+{
+    size_t len;
+    if (lang_arg_strn(cx, a, i, out, &len) < 0)
+        return -1;
+    if (memchr(*out, 0, len)) {
+        lang_arg_error(cx, a, i, "ValueError", "a string without NUL characters");
+        return -1;
+    }
     return 0;
 }
 

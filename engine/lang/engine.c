@@ -104,12 +104,15 @@ static void syntax_error(lang_error *e, const parse_error *pe)
 
 static int is_word_char(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (c >= '0' && c <= '9'); }
 
+/* Not strchr: it finds the terminating NUL too, and a NUL is no space. */
+static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
 int help_form(const char *code, size_t n, size_t *start, size_t *end)
 {
     size_t a = 0, b = n;
-    while (a < b && strchr(" \t\r\n", code[a]))
+    while (a < b && is_blank(code[a]))
         a++;
-    while (b > a && strchr(" \t\r\n", code[b - 1]))
+    while (b > a && is_blank(code[b - 1]))
         b--;
     if (b > a && code[b - 1] == '?') {
         b--;
@@ -143,7 +146,7 @@ static int help_syntax(ember_engine *e, const char *code, size_t n, const ember_
     size_t a, b;
     if (!help_form(code, n, &a, &b))
         return 0;
-    char *expr = strndup(code + a, b - a);
+    char *expr = bytes_dup(code + a, b - a);
     if (!expr)
         return 0;
     lex_result lr;
@@ -171,8 +174,8 @@ static int help_syntax(ember_engine *e, const char *code, size_t n, const ember_
     return 1;
 }
 
-int ember_execute(ember_engine *e, const char *code, const ember_exec_options *opt, const ember_io *io,
-                  ember_exec_result *out)
+int ember_execute(ember_engine *e, const char *code, size_t n, const ember_exec_options *opt,
+                  const ember_io *io, ember_exec_result *out)
 {
     memset(out, 0, sizeof *out);
     out->ok = 1;
@@ -180,8 +183,7 @@ int ember_execute(ember_engine *e, const char *code, const ember_exec_options *o
     if (!out->payload || !e)
         return -1;
     if (!code)
-        code = "";
-    size_t n = strlen(code);
+        code = "", n = 0;
     char where[64];
     snprintf(where, sizeof where, "Cell In[%d]", opt ? opt->execution_count : 0);
 
@@ -222,13 +224,12 @@ static json_t *error_dict(const char *src, size_t n, const lang_error *err)
                      err->msg ? err->msg : "", "traceback", tb ? tb : json_array());
 }
 
-json_t *ember_user_expression(ember_engine *e, const char *expr, const ember_io *io)
+json_t *ember_user_expression(ember_engine *e, const char *expr, size_t n, const ember_io *io)
 {
     if (!e)
         return NULL;
     if (!expr)
-        expr = "";
-    size_t n = strlen(expr);
+        expr = "", n = 0;
     parse_error pe;
     node *nd = parse_expression(expr, n, &pe);
     if (!nd) {

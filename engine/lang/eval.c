@@ -4,6 +4,8 @@
  * stops the cell; variables are bound only after their value is complete. */
 #include "internal.h"
 
+#include "core/cancel.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -655,7 +657,10 @@ lang_value *call_value(lang_ctx *cx, lang_value *fn, lang_value *const *args, si
     }
     lang_args a = {.fname = fname, .names = names, .self = fn->as.func.self, .v = slots, .n = sg.np,
                    .rest = rest, .nrest = nrest};
+    ember_cancel tok;
+    ctx_cancel_enter(cx, &tok);
     result = def->fn(cx, &a);
+    ctx_cancel_leave(cx, &tok);
     if (!result && !cx->err.set)
         lang_raise(cx, "SystemError", "%s() failed without saying why", fname);
     if (result && cx->err.set) {

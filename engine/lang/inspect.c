@@ -28,13 +28,13 @@ static char *describe(const lang_value *v)
     return sb_take(&b);
 }
 
-json_t *ember_inspect(ember_engine *e, const char *code, int cursor_pos, int detail_level)
+json_t *ember_inspect(ember_engine *e, const char *code, size_t n, int cursor_pos,
+                      int detail_level)
 {
     (void)detail_level;
     lang_state *st = engine_state(e);
     if (!code)
-        code = "";
-    size_t n = strlen(code);
+        code = "", n = 0;
     size_t cur = utf8_cursor_offset(code, n, &cursor_pos);
     /* the word under (or just before) the cursor */
     size_t ws = cur, we = cur;
@@ -43,7 +43,7 @@ json_t *ember_inspect(ember_engine *e, const char *code, int cursor_pos, int det
     while (we < n && is_ident((unsigned char)code[we]))
         we++;
     lang_value *v = NULL;
-    char *head = strndup(code, we);
+    char *head = bytes_dup(code, we);
     if (!head)
         return NULL;
     lex_result lr;
@@ -62,7 +62,7 @@ json_t *ember_inspect(ember_engine *e, const char *code, int cursor_pos, int det
     free(head);
     if (!v) {
         /* the innermost call around the cursor */
-        head = strndup(code, cur);
+        head = bytes_dup(code, cur);
         if (!head)
             return NULL;
         lex(head, cur, 1, &lr, &le);

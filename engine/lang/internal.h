@@ -34,6 +34,13 @@ size_t utf8_offset(const char *s, size_t n, size_t cp);
 /* Byte offset of a front end's cursor position, given in code points; an
  * out-of-range *cursor_pos is clamped to the end of the text in place. */
 size_t utf8_cursor_offset(const char *s, size_t n, int *cursor_pos);
+/* A malloc'd copy of s[0, n) with a NUL after it (strndup would stop at a
+ * NUL inside: source text may hold one). NULL when out of memory. */
+char *bytes_dup(const char *s, size_t n);
+/* After vsnprintf(buf, size, ...) returned needed: when the message did not
+ * fit, ends it with "..." at a character boundary, so an error about a huge
+ * name or literal stays short and valid UTF-8. */
+void clip_message(char *buf, size_t size, int needed);
 /* 1-based line and column (code points) of byte offset pos. */
 void src_line_col(const char *src, size_t pos, int *line, int *col);
 
@@ -185,6 +192,12 @@ struct lang_ctx {
 
 void ctx_init(lang_ctx *cx, lang_state *st, const ember_io *io, atomic_int *interrupt,
               json_t *payload, const char *src, size_t srclen);
+/* Around each builtin call (eval.c): installs a cancellation token on the
+ * interrupt flag for the engine, and after the call turns an error the
+ * engine's stop caused into KeyboardInterrupt (context.c). */
+struct ember_cancel;
+void ctx_cancel_enter(lang_ctx *cx, struct ember_cancel *tok);
+void ctx_cancel_leave(lang_ctx *cx, struct ember_cancel *tok);
 void ctx_clear_error(lang_ctx *cx);
 /* Raises an error located at [pos, end) of the source. */
 lang_value *raise_at(lang_ctx *cx, size_t pos, size_t end, const char *ename,

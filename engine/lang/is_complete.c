@@ -9,14 +9,14 @@
 #include <stdio.h>
 #include <string.h>
 
-const char *ember_is_complete(ember_engine *e, const char *code, char *indent, size_t indent_size)
+const char *ember_is_complete(ember_engine *e, const char *code, size_t n, char *indent,
+                              size_t indent_size)
 {
     (void)e;
     if (indent && indent_size)
         indent[0] = 0;
     if (!code)
-        code = "";
-    size_t n = strlen(code);
+        code = "", n = 0;
     size_t ha, hb;
     if (help_form(code, n, &ha, &hb))
         return "complete"; /* name? asks for help */

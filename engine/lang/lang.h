@@ -147,8 +147,11 @@ int lang_truthy(const lang_value *v);
 int lang_equal(const lang_value *a, const lang_value *b);
 /* Python-like repr, malloc'd; NULL on out-of-memory. */
 char *lang_repr(const lang_value *v);
-/* str(): strings themselves, everything else its repr. malloc'd. */
+/* str(): strings themselves, everything else its repr. malloc'd. A str may
+ * hold NUL characters, which end the C string early: lang_to_strn gives the
+ * length in bytes as well. */
 char *lang_to_str(const lang_value *v);
+char *lang_to_strn(const lang_value *v, size_t *len);
 /* The MIME bundle for display / execute_result (new reference, or NULL). */
 json_t *lang_mime(const lang_value *v);
 /* Its metadata: a new reference to an object (empty when the type has none),
@@ -197,7 +200,11 @@ void lang_add_payload(lang_ctx *cx, json_t *payload);
  * names the function, the argument and what was expected. */
 int lang_arg_int(lang_ctx *cx, const lang_args *a, size_t i, int64_t *out);
 int lang_arg_number(lang_ctx *cx, const lang_args *a, size_t i, double *out);
+/* A str argument used as a C string (a path, a name, an id): one holding a
+ * NUL character raises ValueError rather than being silently cut short. */
 int lang_arg_str(lang_ctx *cx, const lang_args *a, size_t i, const char **out);
+/* A str argument as bytes and length, NUL characters allowed. */
+int lang_arg_strn(lang_ctx *cx, const lang_args *a, size_t i, const char **out, size_t *len);
 int lang_arg_bool(lang_ctx *cx, const lang_args *a, size_t i, int *out);
 
 /* ---- text for reprs and HTML bundles ------------------------------------ */

@@ -46,8 +46,9 @@ static int set_err(lex_error *err, size_t pos, int incomplete, const char *fmt, 
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    int k = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     va_end(ap);
+    clip_message(err->msg, sizeof err->msg, k);
     err->pos = pos;
     err->incomplete = incomplete;
     return -1;
@@ -329,6 +330,16 @@ static int lex_number(const char *src, size_t n, size_t *ip, lex_result *r, lex_
     return 0;
 }
 
+/* A NUL can come from a front end (JSON allows U+0000). Inside a string
+ * literal it is a character like any other; anywhere else it is surely a
+ * mistake, and has to be named, since it is invisible in the cell. */
+static int nul_error(lex_error *err, size_t pos)
+{
+    return set_err(err, pos, 0,
+                   "invalid character: a NUL (U+0000) can only appear inside a string literal "
+                   "(write it there as '\\0')");
+}
+
 static int closing_of(int op) { return op == OP_LPAR ? OP_RPAR : op == OP_LSQB ? OP_RSQB : OP_RBRACE; }
 
 int lex(const char *src, size_t n, int tolerant, lex_result *r, lex_error *err)
@@ -351,10 +362,15 @@ int lex(const char *src, size_t n, int tolerant, lex_result *r, lex_error *err)
             continue;
         }
         if (c == '#') {
-            while (i < n && src[i] != '\n')
+            while (i < n && src[i] != '\n') {
+                if (!src[i])
+                    return nul_error(err, i);
                 i++;
+            }
             continue;
         }
+        if (c == 0)
+            return nul_error(err, i);
         if (c == '\\') {
             size_t j = i + 1;
             if (j < n && src[j] == '\r')

@@ -47,8 +47,9 @@ static void fail(parser *p, size_t pos, int incomplete, const char *fmt, ...)
     p->failed = 1;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(p->err->msg, sizeof p->err->msg, fmt, ap);
+    int k = vsnprintf(p->err->msg, sizeof p->err->msg, fmt, ap);
     va_end(ap);
+    clip_message(p->err->msg, sizeof p->err->msg, k);
     p->err->pos = pos;
     p->err->incomplete = incomplete;
 }
@@ -101,9 +102,20 @@ void node_free(node *n)
     free(n);
 }
 
+/* Room for item n of an array that holds n items: grown to twice its size
+ * when n is 0 or a power of two, so a cell of 100,000 statements or a call
+ * with thousands of arguments is not copied once per item. */
+static void *grow(void *arr, size_t n, size_t elem)
+{
+    if (n & (n - 1))
+        return arr;
+    size_t cap = n ? 2 * n : 1;
+    return cap > SIZE_MAX / elem ? NULL : realloc(arr, cap * elem);
+}
+
 static int add_kid(parser *p, node *n, node *kid)
 {
-    node **k = realloc(n->kids, (n->nkids + 1) * sizeof *k);
+    node **k = grow(n->kids, n->nkids, sizeof *k);
     if (!k) {
         node_free(kid);
         fail(p, n->pos, 0, "out of memory");
@@ -237,7 +249,7 @@ static node *parse_call(parser *p, node *callee)
             free(kw);
             goto bad;
         }
-        char **kws = realloc(n->kw, (n->nkids + 1) * sizeof *kws);
+        char **kws = grow(n->kw, n->nkids, sizeof *kws);
         if (!kws) {
             free(kw);
             node_free(arg);
@@ -879,7 +891,7 @@ int parse_tokens(const char *src, const token *toks, size_t ntoks, program *out,
         stmt s;
         if (parse_stmt(&p, &s) < 0)
             break;
-        stmt *ns = realloc(out->stmts, (out->n + 1) * sizeof *ns);
+        stmt *ns = grow(out->stmts, out->n, sizeof *ns);
         if (!ns) {
             free(s.name);
             node_free(s.expr);

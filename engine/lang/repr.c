@@ -271,11 +271,22 @@ char *lang_repr(const lang_value *v)
     return sb_take(&b);
 }
 
+char *lang_to_strn(const lang_value *v, size_t *len)
+{
+    if (v->kind == LANG_STR) {
+        *len = v->as.str.len;
+        return bytes_dup(v->as.str.ptr, v->as.str.len);
+    }
+    strbuf b = {0};
+    repr_into(&b, v, 0);
+    *len = b.len;
+    return sb_take(&b);
+}
+
 char *lang_to_str(const lang_value *v)
 {
-    if (v->kind == LANG_STR)
-        return strndup(v->as.str.ptr, v->as.str.len);
-    return lang_repr(v);
+    size_t len;
+    return lang_to_strn(v, &len);
 }
 
 json_t *json_string_lossy(const char *s, size_t n)

@@ -200,10 +200,11 @@ fail:
 static lang_value *m_replace(lang_ctx *cx, const lang_args *a)
 {
     const char *old, *new;
+    size_t ol, nl;
     int64_t count;
-    if (lang_arg_str(cx, a, 0, &old) < 0 || lang_arg_str(cx, a, 1, &new) < 0 || lang_arg_int(cx, a, 2, &count) < 0)
+    if (lang_arg_strn(cx, a, 0, &old, &ol) < 0 || lang_arg_strn(cx, a, 1, &new, &nl) < 0 ||
+        lang_arg_int(cx, a, 2, &count) < 0)
         return NULL;
-    size_t ol = a->v[0]->as.str.len, nl = a->v[1]->as.str.len;
     const char *s = SELF(a).ptr;
     size_t n = SELF(a).len, i = 0;
     strbuf b = {0};
@@ -241,18 +242,18 @@ static lang_value *m_replace(lang_ctx *cx, const lang_args *a)
 static lang_value *m_startswith(lang_ctx *cx, const lang_args *a)
 {
     const char *p;
-    if (lang_arg_str(cx, a, 0, &p) < 0)
+    size_t pl;
+    if (lang_arg_strn(cx, a, 0, &p, &pl) < 0)
         return NULL;
-    size_t pl = a->v[0]->as.str.len;
     return lang_bool(pl <= SELF(a).len && !memcmp(SELF(a).ptr, p, pl));
 }
 
 static lang_value *m_endswith(lang_ctx *cx, const lang_args *a)
 {
     const char *p;
-    if (lang_arg_str(cx, a, 0, &p) < 0)
+    size_t pl;
+    if (lang_arg_strn(cx, a, 0, &p, &pl) < 0)
         return NULL;
-    size_t pl = a->v[0]->as.str.len;
     return lang_bool(pl <= SELF(a).len && !memcmp(SELF(a).ptr + SELF(a).len - pl, p, pl));
 }
 
@@ -281,9 +282,10 @@ static lang_value *m_join(lang_ctx *cx, const lang_args *a)
 static lang_value *m_find(lang_ctx *cx, const lang_args *a)
 {
     const char *p;
-    if (lang_arg_str(cx, a, 0, &p) < 0)
+    size_t pl;
+    if (lang_arg_strn(cx, a, 0, &p, &pl) < 0)
         return NULL;
-    const char *hit = memmem(SELF(a).ptr, SELF(a).len, p, a->v[0]->as.str.len);
+    const char *hit = memmem(SELF(a).ptr, SELF(a).len, p, pl);
     if (!hit)
         return ret(cx, lang_int(-1));
     return ret(cx, lang_int((int64_t)utf8_count(SELF(a).ptr, (size_t)(hit - SELF(a).ptr))));
@@ -292,9 +294,10 @@ static lang_value *m_find(lang_ctx *cx, const lang_args *a)
 static lang_value *m_count(lang_ctx *cx, const lang_args *a)
 {
     const char *p;
-    if (lang_arg_str(cx, a, 0, &p) < 0)
+    size_t pl;
+    if (lang_arg_strn(cx, a, 0, &p, &pl) < 0)
         return NULL;
-    size_t pl = a->v[0]->as.str.len, n = SELF(a).len, i = 0;
+    size_t n = SELF(a).len, i = 0;
     if (pl == 0)
         return ret(cx, lang_int((int64_t)lang_str_length(a->self) + 1));
     int64_t c = 0;
@@ -357,15 +360,16 @@ static int format_one(lang_ctx *cx, strbuf *b, const lang_value *v, const char *
         sb_adds(b, buf);
         return 0;
     }
-    text = lang_to_str(v);
+    size_t bytes;
+    text = lang_to_strn(v, &bytes);
     if (!text) {
         oom(cx);
         return -1;
     }
-    size_t len = utf8_count(text, strlen(text));
+    size_t len = utf8_count(text, bytes);
     for (size_t k = len; isnum && k < (size_t)width; k++)
         sb_add(b, " ", 1);
-    sb_adds(b, text);
+    sb_add(b, text, bytes);
     for (size_t k = len; !isnum && k < (size_t)width; k++)
         sb_add(b, " ", 1);
     free(text);

@@ -2,6 +2,19 @@
  * positions and columns in code points, the source is bytes. */
 #include "internal.h"
 
+#include <stdlib.h>
+#include <string.h>
+
+char *bytes_dup(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (!p)
+        return NULL;
+    memcpy(p, s, n);
+    p[n] = 0;
+    return p;
+}
+
 size_t utf8_decode(const char *str, size_t n, uint32_t *cp)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -43,6 +56,16 @@ size_t utf8_decode(const char *str, size_t n, uint32_t *cp)
     }
     *cp = v;
     return need + 1;
+}
+
+void clip_message(char *buf, size_t size, int needed)
+{
+    if (needed < 0 || (size_t)needed < size || size < 4)
+        return;
+    size_t cut = size - 4;
+    while (cut > 0 && ((unsigned char)buf[cut] & 0xC0) == 0x80)
+        cut--; /* not inside a UTF-8 sequence */
+    memcpy(buf + cut, "...", 4);
 }
 
 size_t utf8_encode(uint32_t cp, char out[4])

@@ -1,6 +1,7 @@
 /* test_wire.c — framing: a serialised message parses back with its routing
  * identities, and every kind of malformed or mis-signed input is refused
- * with a reason instead of crashing. */
+ * with a reason instead of crashing; a signed message that cannot be handled
+ * is still filled in enough to be answered with an error. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,37 +108,74 @@ int main(void)
     CHECK(parse(w, n, &m, err) == EMBER_WIRE_BADSIG);
     CHECK(m.header == NULL && m.ids == NULL);
 
-    /* Correctly signed but malformed JSON parts. */
-    const char *bad_parts[][2] = {
+    /* Correctly signed, but the header cannot be read: nothing to answer. */
+    const char *bad_headers[][2] = {
         {"{not json", "header"},
         {"[1,2]", "header"},
         {"{\"msg_id\":\"x\"}", "msg_type"},
         {"{\"msg_id\":\"x\",\"msg_type\":\"\"}", "empty"},
-        {"{\"msg_id\":3,\"msg_type\":\"a\"}", "msg_id"},
-        {"{\"msg_id\":\"x\",\"msg_type\":\"a\",\"session\":[]}", "session"},
+        {"{\"msg_id\":\"x\",\"msg_type\":7}", "msg_type"},
+        {"{\"msg_id\":\"x\",\"msg_type\":\"a\\u0000b\"}", "NUL"},
         {"\xff\xfe", "header"},
         {"", "header"},
     };
     char hex[65];
-    for (size_t i = 0; i < sizeof bad_parts / sizeof *bad_parts; i++) {
+    for (size_t i = 0; i < sizeof bad_headers / sizeof *bad_headers; i++) {
         memcpy(w, v, n * sizeof *v);
-        w[4] = (ember_frame){(const unsigned char *)bad_parts[i][0], strlen(bad_parts[i][0])};
+        w[4] = (ember_frame){(const unsigned char *)bad_headers[i][0], strlen(bad_headers[i][0])};
         resign(w, 2, hex);
         err[0] = 0;
-        CHECK(parse(w, n, &m, err) == EMBER_WIRE_MALFORMED);
-        if (!strstr(err, bad_parts[i][1]))
+        CHECK(parse(w, n, &m, err) == EMBER_WIRE_UNREADABLE);
+        if (!strstr(err, bad_headers[i][1]))
             fprintf(stderr, "case %zu: unexpected reason: %s\n", i, err);
-        CHECK(strstr(err, bad_parts[i][1]) != NULL);
+        CHECK(strstr(err, bad_headers[i][1]) != NULL);
+        CHECK(m.header == NULL && m.ids == NULL);
+    }
+    /* Signed, with a readable msg_type, but something else is wrong: a bad
+     * request, filled in enough to be answered with an error. */
+    const char *bad_fields[][2] = {
+        {"{\"msg_id\":3,\"msg_type\":\"a_request\"}", "msg_id"},
+        {"{\"msg_id\":\"x\",\"msg_type\":\"a_request\",\"session\":[]}", "session"},
+    };
+    for (size_t i = 0; i < sizeof bad_fields / sizeof *bad_fields; i++) {
+        memcpy(w, v, n * sizeof *v);
+        w[4] = (ember_frame){(const unsigned char *)bad_fields[i][0], strlen(bad_fields[i][0])};
+        resign(w, 2, hex);
+        CHECK(parse(w, n, &m, err) == EMBER_WIRE_BADREQ);
+        CHECK(strstr(err, bad_fields[i][1]) != NULL && strstr(m.bad, bad_fields[i][1]) != NULL);
+        CHECK(m.msg_type && strcmp(m.msg_type, "a_request") == 0);
+        CHECK(m.nids == 2 && m.header_raw.len == strlen(bad_fields[i][0]));
+        CHECK(json_is_object(m.content) && json_is_object(m.parent) && json_is_object(m.metadata));
+        ember_msg_clear(&m);
     }
     const char *names[] = {"parent_header", "metadata", "content"};
     for (int part = 0; part < 3; part++) {
         memcpy(w, v, n * sizeof *v);
         w[5 + part] = (ember_frame){(const unsigned char *)"\"a string\"", 10};
         resign(w, 2, hex);
-        CHECK(parse(w, n, &m, err) == EMBER_WIRE_MALFORMED && strstr(err, names[part]));
+        CHECK(parse(w, n, &m, err) == EMBER_WIRE_BADREQ && strstr(err, names[part]));
+        CHECK(strstr(m.bad, names[part]) && m.msg_id && strcmp(m.msg_type, "execute_request") == 0);
+        CHECK(json_is_object(m.content) && json_is_object(m.parent) && json_is_object(m.metadata));
+        ember_msg_clear(&m);
         w[5 + part] = (ember_frame){(const unsigned char *)"{\"a\":", 5};
         resign(w, 2, hex);
-        CHECK(parse(w, n, &m, err) == EMBER_WIRE_MALFORMED && strstr(err, "not valid JSON"));
+        CHECK(parse(w, n, &m, err) == EMBER_WIRE_BADREQ && strstr(err, "not valid JSON"));
+        ember_msg_clear(&m);
+        w[5 + part] = (ember_frame){(const unsigned char *)"{\"a\":\"\xc3\x28\"}", 9};
+        resign(w, 2, hex);
+        CHECK(parse(w, n, &m, err) == EMBER_WIRE_BADREQ && strstr(err, "not valid JSON"));
+        ember_msg_clear(&m);
+    }
+    /* U+0000 is valid JSON: a cell holding one parses, to its full length. */
+    {
+        static const char nul_code[] = "{\"code\":\"len('a\\u0000b')\"}";
+        memcpy(w, v, n * sizeof *v);
+        w[7] = (ember_frame){(const unsigned char *)nul_code, sizeof nul_code - 1};
+        resign(w, 2, hex);
+        CHECK(parse(w, n, &m, err) == EMBER_WIRE_OK);
+        json_t *code = json_object_get(m.content, "code");
+        CHECK(json_string_length(code) == 10 && memcmp(json_string_value(code), "len('a\0b')", 10) == 0);
+        ember_msg_clear(&m);
     }
     /* Too many identities. */
     ember_frame many[EMBER_MAX_IDS + 8];
@@ -176,6 +214,10 @@ int main(void)
     /* Engine text with invalid UTF-8 becomes a valid JSON string. */
     json_t *t = ember_json_text("ok \xff\xc3(\xe2\x82\xac", 9);
     CHECK(t && strcmp(json_string_value(t), "ok \xef\xbf\xbd\xef\xbf\xbd(\xe2\x82\xac") == 0);
+    json_decref(t);
+    /* A NUL is valid JSON (\u0000), and stays what the engine wrote. */
+    t = ember_json_text("a\0b", 3);
+    CHECK(t && json_string_length(t) == 3 && memcmp(json_string_value(t), "a\0b", 3) == 0);
     json_decref(t);
     t = ember_json_text("\xed\xa0\x80", 3); /* a UTF-16 surrogate is not UTF-8 */
     CHECK(t && strcmp(json_string_value(t), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd") == 0);

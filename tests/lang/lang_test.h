@@ -90,7 +90,8 @@ static void fake_clear(void *ctx, int wait)
     f->last_wait = wait;
 }
 
-static int fake_input(void *ctx, const char *prompt, int password, char **line, char *err, size_t errlen)
+static int fake_input(void *ctx, const char *prompt, int password, char **line, size_t *len, char *err,
+                      size_t errlen)
 {
     fake_io *f = ctx;
     snprintf(f->last_prompt, sizeof f->last_prompt, "%s", prompt);
@@ -100,6 +101,7 @@ static int fake_input(void *ctx, const char *prompt, int password, char **line, 
         return -1;
     }
     *line = strdup(f->input_reply);
+    *len = strlen(f->input_reply);
     return 0;
 }
 
@@ -130,30 +132,44 @@ typedef struct cell {
     char text[4096];  /* execute_result text/plain, or "" */
 } cell;
 
-static inline void run_cell(ember_engine *e, const ember_io *io, const char *code, cell *c)
+/* Runs len bytes of code (which may hold NULs). */
+static inline void run_cell_n(ember_engine *e, const ember_io *io, const char *code, size_t len,
+                              cell *c)
 {
     static int count = 0;
     ember_exec_options opt = {.execution_count = ++count, .silent = 0, .store_history = 1};
     memset(c, 0, sizeof *c);
-    ember_execute(e, code, &opt, io, &c->r);
+    ember_execute(e, code, len, &opt, io, &c->r);
     if (c->r.data) {
         const char *t = json_string_value(json_object_get(c->r.data, "text/plain"));
         snprintf(c->text, sizeof c->text, "%s", t ? t : "");
     }
 }
 
-/* Runs code and returns the repr of its result ("" when none, "Ename: msg" on error). */
-static inline const char *eval_repr(ember_engine *e, const ember_io *io, const char *code)
+static inline void run_cell(ember_engine *e, const ember_io *io, const char *code, cell *c)
+{
+    run_cell_n(e, io, code, strlen(code), c);
+}
+
+/* Runs len bytes of code and returns the repr of its result ("" when none,
+ * "Ename: msg" on error). */
+static inline const char *eval_repr_n(ember_engine *e, const ember_io *io, const char *code,
+                                      size_t len)
 {
     static char buf[4096];
     cell c;
-    run_cell(e, io, code, &c);
+    run_cell_n(e, io, code, len, &c);
     if (c.r.ok)
         snprintf(buf, sizeof buf, "%s", c.text);
     else
         snprintf(buf, sizeof buf, "%s: %s", c.r.ename, c.r.evalue);
     ember_exec_result_clear(&c.r);
     return buf;
+}
+
+static inline const char *eval_repr(ember_engine *e, const ember_io *io, const char *code)
+{
+    return eval_repr_n(e, io, code, strlen(code));
 }
 
 #endif

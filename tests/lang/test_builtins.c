@@ -107,7 +107,7 @@ int main(void)
     CHECK_STR(f.out, "");
     /* user expressions have no payload: help prints instead */
     {
-        json_t *r = ember_user_expression(e, "help(len)", &io);
+        json_t *r = ember_user_expression(e, "help(len)", strlen("help(len)"), &io);
         CHECK_STR(json_string_value(json_object_get(r, "status")), "ok");
         CHECK_CONTAINS(f.out, "len(x)\n\nReturn the number of items");
         json_decref(r);

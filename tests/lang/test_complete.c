@@ -16,7 +16,7 @@ static const char *comp(const char *marked)
 {
     char code[1024];
     int cur = split_cursor(marked, code, sizeof code);
-    json_t *r = ember_complete(e, code, cur);
+    json_t *r = ember_complete(e, code, strlen(code), cur);
     got[0] = 0;
     size_t i;
     json_t *m;
@@ -128,17 +128,17 @@ int main(void)
     /* out-of-range cursors are clamped */
     CHECK_STR(comp("pri"), "print");
     {
-        json_t *r = ember_complete(e, "pri", 100);
+        json_t *r = ember_complete(e, "pri", strlen("pri"), 100);
         CHECK(json_integer_value(json_object_get(r, "cursor_end")) == 3);
         json_decref(r);
-        r = ember_complete(e, "pri", -5);
+        r = ember_complete(e, "pri", strlen("pri"), -5);
         CHECK(json_integer_value(json_object_get(r, "cursor_end")) == 3);
         json_decref(r);
-        r = ember_complete(e, NULL, 0);
+        r = ember_complete(e, NULL, 0, 0);
         CHECK(json_is_array(json_object_get(r, "matches")));
         json_decref(r);
         /* invalid UTF-8 does not upset it */
-        r = ember_complete(e, "pri\xff", 4);
+        r = ember_complete(e, "pri\xff", strlen("pri\xff"), 4);
         CHECK(r != NULL);
         json_decref(r);
     }

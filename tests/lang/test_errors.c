@@ -117,7 +117,8 @@ int main(void)
         fake_io_init(&f, &io);
         ember_exec_options opt = {.execution_count = 7};
         ember_exec_result r;
-        ember_execute(e, "x = 1\ny = 2\nz = 'h\xc3\xa9' + pritn(x)\nw = 4", &opt, &io, &r);
+        const char *cell = "x = 1\ny = 2\nz = 'h\xc3\xa9' + pritn(x)\nw = 4";
+        ember_execute(e, cell, strlen(cell), &opt, &io, &r);
         CHECK(!r.ok);
         CHECK_STR(r.ename, "NameError");
         CHECK_STR(r.evalue, "name 'pritn' is not defined. Did you mean 'print'?");
@@ -133,14 +134,14 @@ int main(void)
         CHECK_CONTAINS(json_string_value(json_array_get(r.traceback, 2)), "Did you mean 'print'?");
         ember_exec_result_clear(&r);
         /* syntax errors have the same shape */
-        ember_execute(e, "a = )", &opt, &io, &r);
+        ember_execute(e, "a = )", strlen("a = )"), &opt, &io, &r);
         CHECK(!r.ok);
         CHECK_STR(r.ename, "SyntaxError");
         CHECK_STR(r.evalue, "unmatched ')'");
         CHECK_CONTAINS(json_string_value(json_array_get(r.traceback, 1)), "----> 1\x1b[0m a = )\n            \x1b[1;31m^");
         ember_exec_result_clear(&r);
         /* error at the very end of the cell */
-        ember_execute(e, "x = [1,\n", &opt, &io, &r);
+        ember_execute(e, "x = [1,\n", strlen("x = [1,\n"), &opt, &io, &r);
         CHECK_STR(r.ename, "SyntaxError");
         CHECK_STR(r.evalue, "'[' was never closed");
         ember_exec_result_clear(&r);

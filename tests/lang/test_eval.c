@@ -141,7 +141,7 @@ int main(void)
         ember_exec_result_clear(&c.r);
         ember_exec_options opt = {.execution_count = 5, .silent = 1};
         ember_exec_result r;
-        CHECK(ember_execute(e, "silent_var = 7\nsilent_var", &opt, &io, &r) == 0);
+        CHECK(ember_execute(e, "silent_var = 7\nsilent_var", strlen("silent_var = 7\nsilent_var"), &opt, &io, &r) == 0);
         CHECK(r.ok && r.data == NULL && r.metadata == NULL && r.payload != NULL);
         ember_exec_result_clear(&r);
         EV("silent_var", "7"); /* silent still runs the code */
@@ -165,27 +165,27 @@ int main(void)
 
     /* user_expressions */
     {
-        json_t *r = ember_user_expression(e, "a * 2", &io);
+        json_t *r = ember_user_expression(e, "a * 2", strlen("a * 2"), &io);
         CHECK_STR(json_string_value(json_object_get(r, "status")), "ok");
         CHECK_STR(json_string_value(json_object_get(json_object_get(r, "data"), "text/plain")), "20");
         CHECK(json_is_object(json_object_get(r, "metadata")));
         json_decref(r);
-        r = ember_user_expression(e, "nope", &io);
+        r = ember_user_expression(e, "nope", strlen("nope"), &io);
         CHECK_STR(json_string_value(json_object_get(r, "status")), "error");
         CHECK_STR(json_string_value(json_object_get(r, "ename")), "NameError");
         CHECK_STR(json_string_value(json_object_get(r, "evalue")), "name 'nope' is not defined. Did you mean 'type'?");
         CHECK(json_array_size(json_object_get(r, "traceback")) == 3);
         json_decref(r);
-        r = ember_user_expression(e, "q = 1", &io);
+        r = ember_user_expression(e, "q = 1", strlen("q = 1"), &io);
         CHECK_STR(json_string_value(json_object_get(r, "ename")), "SyntaxError");
         json_decref(r);
-        r = ember_user_expression(e, "1; 2", &io);
+        r = ember_user_expression(e, "1; 2", strlen("1; 2"), &io);
         CHECK_STR(json_string_value(json_object_get(r, "ename")), "SyntaxError");
         json_decref(r);
-        r = ember_user_expression(e, "", &io);
+        r = ember_user_expression(e, "", strlen(""), &io);
         CHECK_STR(json_string_value(json_object_get(r, "ename")), "SyntaxError");
         json_decref(r);
-        r = ember_user_expression(e, "  'x'.upper()\n", &io);
+        r = ember_user_expression(e, "  'x'.upper()\n", strlen("  'x'.upper()\n"), &io);
         CHECK_STR(json_string_value(json_object_get(json_object_get(r, "data"), "text/plain")), "'X'");
         json_decref(r);
         EV("q", "NameError: name 'q' is not defined");

@@ -12,7 +12,7 @@ static const char *insp(const char *marked)
 {
     char code[1024];
     int cur = split_cursor(marked, code, sizeof code);
-    json_t *r = ember_inspect(e, code, cur, 0);
+    json_t *r = ember_inspect(e, code, strlen(code), cur, 0);
     found = json_is_true(json_object_get(r, "found"));
     const char *t = json_string_value(json_object_get(json_object_get(r, "data"), "text/plain"));
     snprintf(got, sizeof got, "%s", t ? t : "");
@@ -65,10 +65,10 @@ int main(void)
     CHECK(!found);
     CHECK_STR(f.out, ""); /* nothing was run */
     {
-        json_t *r = ember_inspect(e, NULL, 3, 0);
+        json_t *r = ember_inspect(e, NULL, 0, 3, 0);
         CHECK(json_is_false(json_object_get(r, "found")));
         json_decref(r);
-        r = ember_inspect(e, "sleep", 99, 1);
+        r = ember_inspect(e, "sleep", strlen("sleep"), 99, 1);
         CHECK(json_is_true(json_object_get(r, "found")));
         json_decref(r);
     }

@@ -33,9 +33,10 @@ static void on_alarm(int sig)
 }
 
 /* An input callback that waits for the interrupt, as the kernel's does. */
-static int waiting_input(void *ctx, const char *prompt, int password, char **line, char *err, size_t errlen)
+static int waiting_input(void *ctx, const char *prompt, int password, char **line, size_t *len, char *err,
+                         size_t errlen)
 {
-    (void)ctx; (void)prompt; (void)password; (void)line;
+    (void)ctx; (void)prompt; (void)password; (void)line; (void)len;
     while (!ember_interrupt_pending(e)) {
         struct timespec ts = {0, 1000 * 1000};
         nanosleep(&ts, NULL);

@@ -9,7 +9,7 @@ static void check(const char *code, const char *want, const char *want_indent, i
 {
     ind[0] = 'X';
     ind[1] = 0;
-    const char *got = ember_is_complete(NULL, code, ind, sizeof ind);
+    const char *got = ember_is_complete(NULL, code, strlen(code), ind, sizeof ind);
     test_checks++;
     if (strcmp(got, want) || (!strcmp(want, "incomplete") && strcmp(ind, want_indent))) {
         test_failures++;
@@ -75,8 +75,8 @@ int main(void)
 
     /* indent is always written, even when tiny */
     char small[1] = {'Z'};
-    CHECK_STR(ember_is_complete(NULL, "f(", small, sizeof small), "incomplete");
+    CHECK_STR(ember_is_complete(NULL, "f(", strlen("f("), small, sizeof small), "incomplete");
     CHECK(small[0] == 0);
-    CHECK_STR(ember_is_complete(NULL, NULL, NULL, 0), "complete");
+    CHECK_STR(ember_is_complete(NULL, NULL, 0, NULL, 0), "complete");
     return test_finish("test_is_complete");
 }

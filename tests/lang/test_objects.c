@@ -224,21 +224,21 @@ int main(void)
         CHECK_CONTAINS(page, "Counter: a test object that counts.");
         CHECK_CONTAINS(page, "Counter.add(k=1)");
         ember_exec_result_clear(&cl.r);
-        json_t *r = ember_complete(e, "c.", 2);
+        json_t *r = ember_complete(e, "c.", strlen("c."), 2);
         char *s = json_dumps(json_object_get(r, "matches"), 0);
         CHECK_STR(s, "[\"add\", \"doubled\", \"value\"]");
         free(s);
         json_decref(r);
-        r = ember_complete(e, "make_counter(la", 15);
+        r = ember_complete(e, "make_counter(la", strlen("make_counter(la"), 15);
         s = json_dumps(json_object_get(r, "matches"), 0);
         CHECK_STR(s, "[\"label=\"]");
         free(s);
         json_decref(r);
-        r = ember_inspect(e, "c.add(", 6, 0);
+        r = ember_inspect(e, "c.add(", strlen("c.add("), 6, 0);
         CHECK_STR(json_string_value(json_object_get(json_object_get(r, "data"), "text/plain")),
                   "Counter.add(k=1)\n\nReturn a new counter, k higher.");
         json_decref(r);
-        r = ember_inspect(e, "total(", 6, 0);
+        r = ember_inspect(e, "total(", strlen("total("), 6, 0);
         CHECK_STR(json_string_value(json_object_get(json_object_get(r, "data"), "text/plain")),
                   "total(*values, times=none)\n\nAdd ints, then multiply by times when given.");
         json_decref(r);

@@ -141,6 +141,26 @@ def test_error_reply_and_iopub(kc):
     assert err["ename"] == "NameError" and err["traceback"] == c["traceback"]
 
 
+def test_traceback_of_a_10_mb_line_is_short(kc):
+    """A SyntaxError in a 10 MB line: the traceback echoes a window of the
+    line around the caret (it used to echo all 10 MB, in the error message
+    and again in the reply), with the caret under the right character."""
+    code = "x = 1\ny = '" + "\u00e9" * (5 << 20) + "' + $ + 1"
+    reply, msgs = run(kc, code, timeout=60 * TIMEOUT / 10)
+    c = reply["content"]
+    assert c["status"] == "error" and c["ename"] == "SyntaxError"
+    err = [m["content"] for m in msgs if m["msg_type"] == "error"]
+    assert len(err) == 1 and err[0]["traceback"] == c["traceback"]
+    for part in (c, err[0]):
+        assert sum(len(t) for t in part["traceback"]) + len(part["evalue"]) < 4096
+    where = c["traceback"][1]
+    line = where.split("----> 2\x1b[0m ", 1)[1].split("\n")[0]
+    caret_line = where.split("\n")[-1]
+    assert line.startswith("...") and "\x1b[1;31m^\x1b[0m" in caret_line
+    col = len(caret_line.split("\x1b[1;31m")[0]) - len("----> 2 ")
+    assert line[col] == "$"
+
+
 def test_stop_on_error_aborts_queued(kc):
     ids = [kc.execute("sleep(0.3)\nundefined_thing"), kc.execute("aborted_a = 1"),
            kc.execute("aborted_b = 2")]

@@ -34,11 +34,12 @@ typedef struct ember_io {
                     const char *display_id, int update);
     void (*clear_output)(void *ctx, int wait);
     /* Ask the front end for one line. On success returns 0 and sets *line to a
-     * malloc'd string the engine frees. On failure (stdin not allowed,
-     * interrupted, front end gone) returns -1 and writes why into err. An
-     * interrupt during the wait must make this return promptly: the kernel
-     * polls ember_interrupt_pending(). */
-    int (*input)(void *ctx, const char *prompt, int password, char **line,
+     * malloc'd text of *len bytes (a NUL follows them; the text itself may
+     * hold NULs) that the engine frees. On failure (stdin not allowed,
+     * interrupted, front end gone, a reply that cannot be read) returns -1
+     * and writes why into err. An interrupt during the wait must make this
+     * return promptly: the kernel polls ember_interrupt_pending(). */
+    int (*input)(void *ctx, const char *prompt, int password, char **line, size_t *len,
                  char *err, size_t errlen);
 } ember_io;
 
@@ -63,30 +64,36 @@ typedef struct ember_exec_result {
 ember_engine *ember_engine_new(void);
 void ember_engine_free(ember_engine *e);
 
+/* Source text everywhere below is len bytes of UTF-8 at code, not a C
+ * string: JSON lets a front end send U+0000, and a NUL inside a string
+ * literal must reach the str value (anywhere else it is a SyntaxError).
+ * code may be NULL when len is 0. */
+
 /* Runs a cell. Returns 0 when the cell ran (ok or with a language error
  * reported in out), -1 only when the engine itself could not run it (out of
  * memory); out is filled in either case. */
-int ember_execute(ember_engine *e, const char *code, const ember_exec_options *opt,
+int ember_execute(ember_engine *e, const char *code, size_t len, const ember_exec_options *opt,
                   const ember_io *io, ember_exec_result *out);
 void ember_exec_result_clear(ember_exec_result *r);
 
 /* user_expressions: evaluates one expression. Returns a new reference to
  * {"status":"ok","data":{...},"metadata":{}} or
  * {"status":"error","ename":..,"evalue":..,"traceback":[..]}. */
-json_t *ember_user_expression(ember_engine *e, const char *expr, const ember_io *io);
+json_t *ember_user_expression(ember_engine *e, const char *expr, size_t len, const ember_io *io);
 
 /* is_complete: returns "complete", "incomplete", "invalid" or "unknown"
  * (a static string). For "incomplete", indent receives the suggested
  * indentation (possibly ""). */
-const char *ember_is_complete(ember_engine *e, const char *code, char *indent,
+const char *ember_is_complete(ember_engine *e, const char *code, size_t len, char *indent,
                               size_t indent_size);
 
 /* complete_request content: {"matches":[..],"cursor_start":n,"cursor_end":n,
  * "metadata":{}}; cursor positions count Unicode code points. New reference. */
-json_t *ember_complete(ember_engine *e, const char *code, int cursor_pos);
+json_t *ember_complete(ember_engine *e, const char *code, size_t len, int cursor_pos);
 
 /* inspect_request content: {"found":bool,"data":{..},"metadata":{}}. New reference. */
-json_t *ember_inspect(ember_engine *e, const char *code, int cursor_pos, int detail_level);
+json_t *ember_inspect(ember_engine *e, const char *code, size_t len, int cursor_pos,
+                      int detail_level);
 
 /* Interrupt the running cell: sets a flag that long-running work polls at safe
  * points. Async-signal-safe. */

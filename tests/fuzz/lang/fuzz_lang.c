@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(src, data, size);
     src[size] = 0;
-    size_t n = strlen(src); /* the API takes C strings */
+    size_t n = size; /* NULs included: the API takes text with its length */
 
     lex_result lr;
     lex_error le;
@@ -39,24 +39,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     ember_engine *e = ember_engine_new();
     char indent[16];
-    ember_is_complete(e, src, indent, sizeof indent);
+    ember_is_complete(e, src, n, indent, sizeof indent);
     size_t ncp = utf8_count(src, n);
     int cursors[4] = {(int)ncp, (int)(ncp / 2), size ? data[0] % (int)(ncp + 1) : 0, (int)ncp + 3};
     for (int i = 0; i < 4; i++) {
-        json_decref(ember_complete(e, src, cursors[i]));
-        json_decref(ember_inspect(e, src, cursors[i], i & 1));
+        json_decref(ember_complete(e, src, n, cursors[i]));
+        json_decref(ember_inspect(e, src, n, cursors[i], i & 1));
     }
     /* the evaluator too, but nothing that waits or asks for input */
-    if (!strstr(src, "sleep") && !strstr(src, "input")) {
+    if (!memmem(src, n, "sleep", 5) && !memmem(src, n, "input", 5)) {
         ember_io io = {.stream = drop_stream};
         ember_exec_options opt = {.execution_count = 1};
         ember_exec_result r;
-        ember_execute(e, src, &opt, &io, &r);
+        ember_execute(e, src, n, &opt, &io, &r);
         ember_exec_result_clear(&r);
-        json_decref(ember_user_expression(e, src, &io));
+        json_decref(ember_user_expression(e, src, n, &io));
         /* and completion against the variables it made */
-        json_decref(ember_complete(e, src, (int)ncp));
-        json_decref(ember_inspect(e, src, (int)ncp, 0));
+        json_decref(ember_complete(e, src, n, (int)ncp));
+        json_decref(ember_inspect(e, src, n, (int)ncp, 0));
     }
     ember_engine_free(e);
     free(src);

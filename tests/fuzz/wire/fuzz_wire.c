@@ -1,8 +1,8 @@
 /* fuzz_wire.c — libFuzzer target for everything the kernel does with bytes
  * from the network before a handler sees them: frame splitting, signature
- * verification, JSON parsing and header validation, and serialising the
- * parsed message back (which must parse again to the same thing). The first
- * byte picks a mode:
+ * verification, JSON parsing and header validation, serialising the parsed
+ * message back (which must parse again to the same thing), and filling in a
+ * bad request enough for its error reply. The first byte picks a mode:
  *   0: unsigned (empty key)          1: signed, signature as given
  *   2: signed, harness fixes the signature so the JSON parsers are reached
  *   3: the bytes are a connection file
@@ -98,14 +98,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             frames[d + 1] = (ember_frame){(const unsigned char *)hex, EMBER_SIG_HEX_LEN};
     }
     ember_msg m;
-    if (ember_wire_parse(s, frames, n, &m, err, sizeof err) == EMBER_WIRE_OK) {
-        if (!m.msg_type || !m.msg_id)
+    int rc = ember_wire_parse(s, frames, n, &m, err, sizeof err);
+    if (rc == EMBER_WIRE_OK) {
+        if (!m.msg_type || !m.msg_id || m.bad[0])
             abort();
         /* What the handlers read first: a reply header for this message. */
         json_t *h = ember_header_new(m.msg_type, "fuzz");
         json_decref(h);
         roundtrip(s, &m);
         ember_msg_clear(&m);
+    } else if (rc == EMBER_WIRE_BADREQ) {
+        /* A bad request is answered with an error: all that reply reads
+         * must be there. */
+        if (!m.msg_type || !m.bad[0] || !m.header_raw.data || !json_is_object(m.header) ||
+            !json_is_object(m.parent) || !json_is_object(m.metadata) || !json_is_object(m.content))
+            abort();
+        ember_msg_clear(&m);
+    } else if (m.header || m.ids || m.content) {
+        abort(); /* the other failures leave nothing to free */
     }
     return 0;
 }

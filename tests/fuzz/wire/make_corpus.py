@@ -40,6 +40,10 @@ write("history", 2, msg("history_request", {"output": False, "raw": True,
 write("with_buffers", 2, msg("comm_msg", {"comm_id": "c", "data": {}}) + [b"\x00\x01\x02"])
 write("bad_json", 2, [b"id", b"<IDS|MSG>", b"", b'{"msg_id": "x", "msg_type": ', b"{}", b"{}", b"{}"])
 write("no_delim", 0, [b"id", b"{}", b"{}"])
+# U+0000 is valid JSON: a cell holding one is parsed, to its full length
+write("execute_nul", 2, msg("execute_request", dict(execute, code="len('a\x00b')")))
+# signed, readable header, content cut short: a bad request, answered with an error
+write("bad_content", 2, msg("execute_request", execute)[:-1] + [b'{"code": "x'])
 write("wrong_sig", 1, msg("execute_request", execute, key=b"other-key"))
 write("connection", 3, [json.dumps({
     "shell_port": 5001, "iopub_port": 5002, "stdin_port": 5003, "control_port": 5004,
