@@ -15,6 +15,7 @@
 #include <omp.h>
 #endif
 
+#include "core/cancel.h"
 #include "cpu/cpu_internal.h"
 
 typedef struct {
@@ -126,6 +127,15 @@ static void scores(float *restrict S, const float *restrict q, int64_t ldq,
         }
 }
 
+/* (batch, head) tasks per chunk: about cpu_chunk_flops() of work, a whole
+ * number of rounds of the threads, at least one round. Tasks are
+ * independent, so chunking changes no result. */
+static int64_t tasks_per_chunk(double task_flops) {
+    int64_t nt = threads(), per = (int64_t)((double)cpu_chunk_flops() / task_flops);
+    if (per < nt) per = nt;
+    return (per + nt - 1) / nt * nt;
+}
+
 /* Row softmax statistics of s[0..nj): the maximum and the sum of
  * exp(s - max), in double as before the GEMM rewrite. */
 static double softmax_row(float *s, int64_t nj, float *mx_out) {
@@ -156,33 +166,44 @@ int cpu_attention_fwd(const ember_backend *be, ember_tensor *out, ember_tensor *
     const float *QKV = qkv->data;
     float *O = out->data, *L = lse->data;
     const float scale = (float)(1.0 / sqrt((double)D));
-    int failed = 0;
+    int failed = 0, stopped = 0;
     /* One (batch, head) pair per task, its products as single-threaded
      * GEMMs on the strided head slices of qkv (an OpenMP-built OpenBLAS runs
-     * serially inside a parallel region). */
-#pragma omp parallel for schedule(dynamic) if (d.B * d.H > 1) reduction(| : failed)
-    for (int64_t bh = 0; bh < d.B * d.H; bh++) {
-        int64_t b = bh / d.H, h = bh % d.H;
-        float *S = scratch + (size_t)thread_id() * per, *kt = S + T * T;
-        const float *q = QKV + b * T * C3 + h * D, *k = q + C, *v = q + 2 * C;
-        float *o = O + b * T * C + h * D;
-        ember_err local;
-        /* The causal upper triangle is computed and ignored. */
-        transpose_head(kt, k, T, D, C3);
-        scores(S, q, C3, kt, T, D, scale);
-        for (int64_t i = 0; i < T; i++) {
-            int64_t nj = causal ? i + 1 : T;
-            float *s = S + i * T, mx;
-            double sum = softmax_row(s, nj, &mx);
-            float inv = (float)(1.0 / sum);
-            for (int64_t j = 0; j < nj; j++) s[j] *= inv;
-            for (int64_t j = nj; j < T; j++) s[j] = 0.0f;
-            L[(b * d.H + h) * T + i] = (float)((double)mx + log(sum));
+     * serially inside a parallel region). The tasks run in chunks with a
+     * cancellation check between them; whether a region is parallel still
+     * depends on the whole count, so a task's products run the same way. */
+    const int64_t tasks = d.B * d.H, per_chunk = tasks_per_chunk(4.0 * (double)T * (double)T * (double)D);
+    for (int64_t t0 = 0; t0 < tasks && !failed; t0 += per_chunk) {
+        if (t0 && ember_cancel_check(err)) {
+            stopped = 1;
+            break;
         }
-        /* O_h = P V, straight into the head's columns of out. */
-        if (cpu_sgemm(0, 0, T, D, T, 1.0f, S, T, v, C3, 0.0f, o, C, &local)) failed |= 1;
+        const int64_t t1 = tasks - t0 < per_chunk ? tasks : t0 + per_chunk;
+#pragma omp parallel for schedule(dynamic) if (tasks > 1) reduction(| : failed)
+        for (int64_t bh = t0; bh < t1; bh++) {
+            int64_t b = bh / d.H, h = bh % d.H;
+            float *S = scratch + (size_t)thread_id() * per, *kt = S + T * T;
+            const float *q = QKV + b * T * C3 + h * D, *k = q + C, *v = q + 2 * C;
+            float *o = O + b * T * C + h * D;
+            ember_err local;
+            /* The causal upper triangle is computed and ignored. */
+            transpose_head(kt, k, T, D, C3);
+            scores(S, q, C3, kt, T, D, scale);
+            for (int64_t i = 0; i < T; i++) {
+                int64_t nj = causal ? i + 1 : T;
+                float *s = S + i * T, mx;
+                double sum = softmax_row(s, nj, &mx);
+                float inv = (float)(1.0 / sum);
+                for (int64_t j = 0; j < nj; j++) s[j] *= inv;
+                for (int64_t j = nj; j < T; j++) s[j] = 0.0f;
+                L[(b * d.H + h) * T + i] = (float)((double)mx + log(sum));
+            }
+            /* O_h = P V, straight into the head's columns of out. */
+            if (cpu_sgemm(0, 0, T, D, T, 1.0f, S, T, v, C3, 0.0f, o, C, &local)) failed |= 1;
+        }
     }
     free(scratch);
+    if (stopped) return -1;
     if (failed) return ember_err_set(err, "%s: a matrix product failed (sizes beyond 2^31?)", op);
     return 0;
 }
@@ -208,43 +229,53 @@ int cpu_attention_bwd(const ember_backend *be, ember_tensor *dqkv, const ember_t
     const float *QKV = qkv->data, *DO = dout->data, *O = out->data, *L = lse->data;
     float *DQKV = dqkv->data;
     const float scale = (float)(1.0 / sqrt((double)D));
-    int failed = 0;
-#pragma omp parallel for schedule(dynamic) if (d.B * d.H > 1) reduction(| : failed)
-    for (int64_t bh = 0; bh < d.B * d.H; bh++) {
-        int64_t b = bh / d.H, h = bh % d.H;
-        float *P = scratch + (size_t)thread_id() * per, *dS = P + T * T, *kt = dS + T * T;
-        const float *q = QKV + b * T * C3 + h * D, *k = q + C, *v = q + 2 * C;
-        const float *dO = DO + b * T * C + h * D, *o = O + b * T * C + h * D;
-        const float *l = L + (b * d.H + h) * T;
-        float *dq = DQKV + b * T * C3 + h * D, *dk = dq + C, *dv = dq + 2 * C;
-        ember_err local;
-        /* P from the same scores as the forward and the saved logsumexp;
-         * dP = dO V^T. */
-        transpose_head(kt, k, T, D, C3);
-        scores(P, q, C3, kt, T, D, scale);
-        if (cpu_sgemm(0, 1, T, T, D, 1.0f, dO, C, v, C3, 0.0f, dS, T, &local)) {
-            failed |= 1;
-            continue;
+    int failed = 0, stopped = 0;
+    /* In chunks, as the forward. */
+    const int64_t tasks = d.B * d.H, per_chunk = tasks_per_chunk(10.0 * (double)T * (double)T * (double)D);
+    for (int64_t t0 = 0; t0 < tasks && !failed; t0 += per_chunk) {
+        if (t0 && ember_cancel_check(err)) {
+            stopped = 1;
+            break;
         }
-        for (int64_t i = 0; i < T; i++) {
-            int64_t nj = causal ? i + 1 : T;
-            const float *doi = dO + i * C, *oi = o + i * C;
-            double di = 0.0;
-            for (int64_t e = 0; e < D; e++) di += (double)doi[e] * oi[e];
-            float *p = P + i * T, *ds = dS + i * T, li = l[i], dif = (float)di;
-            for (int64_t j = 0; j < nj; j++) {
-                p[j] = expf(p[j] - li);
-                ds[j] = p[j] * (ds[j] - dif);
+        const int64_t t1 = tasks - t0 < per_chunk ? tasks : t0 + per_chunk;
+#pragma omp parallel for schedule(dynamic) if (tasks > 1) reduction(| : failed)
+        for (int64_t bh = t0; bh < t1; bh++) {
+            int64_t b = bh / d.H, h = bh % d.H;
+            float *P = scratch + (size_t)thread_id() * per, *dS = P + T * T, *kt = dS + T * T;
+            const float *q = QKV + b * T * C3 + h * D, *k = q + C, *v = q + 2 * C;
+            const float *dO = DO + b * T * C + h * D, *o = O + b * T * C + h * D;
+            const float *l = L + (b * d.H + h) * T;
+            float *dq = DQKV + b * T * C3 + h * D, *dk = dq + C, *dv = dq + 2 * C;
+            ember_err local;
+            /* P from the same scores as the forward and the saved logsumexp;
+             * dP = dO V^T. */
+            transpose_head(kt, k, T, D, C3);
+            scores(P, q, C3, kt, T, D, scale);
+            if (cpu_sgemm(0, 1, T, T, D, 1.0f, dO, C, v, C3, 0.0f, dS, T, &local)) {
+                failed |= 1;
+                continue;
             }
-            for (int64_t j = nj; j < T; j++) p[j] = ds[j] = 0.0f;
+            for (int64_t i = 0; i < T; i++) {
+                int64_t nj = causal ? i + 1 : T;
+                const float *doi = dO + i * C, *oi = o + i * C;
+                double di = 0.0;
+                for (int64_t e = 0; e < D; e++) di += (double)doi[e] * oi[e];
+                float *p = P + i * T, *ds = dS + i * T, li = l[i], dif = (float)di;
+                for (int64_t j = 0; j < nj; j++) {
+                    p[j] = expf(p[j] - li);
+                    ds[j] = p[j] * (ds[j] - dif);
+                }
+                for (int64_t j = nj; j < T; j++) p[j] = ds[j] = 0.0f;
+            }
+            /* dQ = scale dS K, dK = scale dS^T Q, dV = P^T dO, into dqkv's slices. */
+            if (cpu_sgemm(0, 0, T, D, T, scale, dS, T, k, C3, 0.0f, dq, C3, &local) ||
+                cpu_sgemm(1, 0, T, D, T, scale, dS, T, q, C3, 0.0f, dk, C3, &local) ||
+                cpu_sgemm(1, 0, T, D, T, 1.0f, P, T, dO, C, 0.0f, dv, C3, &local))
+                failed |= 1;
         }
-        /* dQ = scale dS K, dK = scale dS^T Q, dV = P^T dO, into dqkv's slices. */
-        if (cpu_sgemm(0, 0, T, D, T, scale, dS, T, k, C3, 0.0f, dq, C3, &local) ||
-            cpu_sgemm(1, 0, T, D, T, scale, dS, T, q, C3, 0.0f, dk, C3, &local) ||
-            cpu_sgemm(1, 0, T, D, T, 1.0f, P, T, dO, C, 0.0f, dv, C3, &local))
-            failed |= 1;
     }
     free(scratch);
+    if (stopped) return -1;
     if (failed) return ember_err_set(err, "%s: a matrix product failed (sizes beyond 2^31?)", op);
     return 0;
 }

@@ -8,7 +8,25 @@
 #include <omp.h>
 #endif
 
+#include "core/cancel.h"
 #include "cpu/cpu_internal.h"
+
+static int64_t chunk_flops = CPU_CHUNK_FLOPS_DEFAULT;
+
+int64_t cpu_chunk_flops(void) { return chunk_flops; }
+
+int64_t cpu_set_chunk_flops(int64_t flops) {
+    int64_t old = chunk_flops;
+    chunk_flops = flops > 0 ? flops : CPU_CHUNK_FLOPS_DEFAULT;
+    return old;
+}
+
+int cpu_chunk_next(int64_t c0, int64_t n, double item_flops, int64_t *c1, ember_err *err) {
+    if (c0 > 0 && ember_cancel_check(err)) return -1;
+    double per = (double)chunk_flops / (item_flops > 1.0 ? item_flops : 1.0);
+    *c1 = per >= (double)(n - c0) ? n : c0 + (per < 1.0 ? 1 : (int64_t)per);
+    return 0;
+}
 
 int cpu_need(const ember_tensor *t, const char *op, const char *arg, ember_dtype dt, int64_t numel,
              ember_err *err) {

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "core/cancel.h"
 #include "cpu/cpu_internal.h"
 
 #ifdef EMBER_HAVE_BLAS
@@ -87,6 +88,29 @@ static int overlaps(const void *p, size_t pn, const void *q, size_t qn) {
     return pn && qn && a < b + qn && b < a + pn;
 }
 
+/* The least a chunk of a split product may be. OpenBLAS runs a one-row
+ * product as a matrix-vector product, and small ones (up to a few million
+ * multiply-adds) through its small-matrix or direct kernels, each with
+ * another summation order than its blocked kernels; so a chunk is never
+ * smaller than 64 rows or 2^25 multiply-adds (the chunks of a real split,
+ * about cpu_chunk_flops() each, are far larger). Then every element of C is
+ * the same sum, in the same order, as in the unsplit call: row blocks of C
+ * share nothing, and each element is still the full reduction over k,
+ * blocked over k as before. tests/engine/test_cancel.c compares the two
+ * bit for bit. */
+enum { MIN_CHUNK_ROWS = 64 };
+#define MIN_CHUNK_MNK 33554432.0
+
+/* Rows of C per chunk for an m x n x k product: about cpu_chunk_flops()
+ * each, at least the least above. */
+static int64_t chunk_rows(int64_t n, int64_t k) {
+    double per_row = (double)(n > 0 ? n : 1) * (double)(k > 0 ? k : 1);
+    double r = (double)cpu_chunk_flops() / (2.0 * per_row);
+    if (r < MIN_CHUNK_MNK / per_row) r = MIN_CHUNK_MNK / per_row + 1.0;
+    if (r < MIN_CHUNK_ROWS) r = MIN_CHUNK_ROWS;
+    return r > 1e15 ? (int64_t)1e15 : (int64_t)r;
+}
+
 int cpu_matmul(const ember_backend *be, const ember_gemm *g, const ember_tensor *a,
                const ember_tensor *b, const ember_tensor *bias, ember_tensor *c, ember_tensor *pre,
                ember_err *err) {
@@ -134,25 +158,36 @@ int cpu_matmul(const ember_backend *be, const ember_gemm *g, const ember_tensor 
         return ember_err_set(err, "matmul: with beta != 0, C must not overlap A or B");
     const float *A = a->data, *B = b->data;
     float *C = c->data;
+    const int64_t rows = chunk_rows(g->n, g->k);
     for (int64_t bi = 0; bi < g->batch; bi++) {
         float *Cb = C + bi * g->stride_c;
-        if (cpu_sgemm(g->trans_a, g->trans_b, g->m, g->n, g->k, g->alpha, A + bi * g->stride_a, lda,
-                      B + bi * g->stride_b, ldb, g->beta, Cb, ldc, err))
-            return -1;
-        if (!bias && !g->gelu) continue;
-        const float *bv = bias ? bias->data : NULL;
-        float *P = g->gelu ? (float *)pre->data + bi * g->stride_c : NULL;
-        int64_t m = g->m, n = g->n;
-#pragma omp parallel for schedule(static) if (m * n > 16384)
-        for (int64_t i = 0; i < m; i++) {
-            float *row = Cb + i * ldc;
-            for (int64_t j = 0; j < n; j++) {
-                float v = row[j] + (bv ? bv[j] : 0.0f);
-                if (P) {
-                    P[i * ldc + j] = v;
-                    v = cpu_gelu(v);
+        const float *Ab = A + bi * g->stride_a;
+        /* Row blocks of C, with a cancellation check between them; the last
+         * takes the remainder, so none is below `rows`. */
+        for (int64_t i0 = 0, len; i0 < g->m; i0 += len) {
+            len = g->m - i0 < 2 * rows ? g->m - i0 : rows;
+            if ((bi || i0) && ember_cancel_check(err)) return -1;
+            /* Rows i0.. of op(A): rows of A, or columns when it is transposed. */
+            const float *Ai = g->trans_a ? Ab + i0 : Ab + i0 * lda;
+            float *Ci = Cb + i0 * ldc;
+            if (cpu_sgemm(g->trans_a, g->trans_b, len, g->n, g->k, g->alpha, Ai, lda, B + bi * g->stride_b, ldb,
+                          g->beta, Ci, ldc, err))
+                return -1;
+            if (!bias && !g->gelu) continue;
+            const float *bv = bias ? bias->data : NULL;
+            float *P = g->gelu ? (float *)pre->data + bi * g->stride_c + i0 * ldc : NULL;
+            int64_t n = g->n;
+#pragma omp parallel for schedule(static) if (len * n > 16384)
+            for (int64_t i = 0; i < len; i++) {
+                float *row = Ci + i * ldc;
+                for (int64_t j = 0; j < n; j++) {
+                    float v = row[j] + (bv ? bv[j] : 0.0f);
+                    if (P) {
+                        P[i * ldc + j] = v;
+                        v = cpu_gelu(v);
+                    }
+                    row[j] = v;
                 }
-                row[j] = v;
             }
         }
     }
@@ -172,18 +207,28 @@ int cpu_bias_grad(const ember_backend *be, ember_tensor *dbias, const ember_tens
     int64_t r = total / n;
     const float *Y = dy->data;
     float *D = dbias->data;
+    /* Column sums in double, each over the rows in order; the rows go in
+     * chunks with cancellation checks between them, the sums running on. */
+    double *acc = calloc((size_t)n, sizeof *acc);
+    if (!acc) return ember_err_set(err, "bias_grad: out of memory");
     /* Column blocks keep each thread's reads within whole cache lines. */
     int64_t nblk = (n + 63) / 64;
-#pragma omp parallel for schedule(static)
-    for (int64_t blk = 0; blk < nblk; blk++) {
-        double acc[64];
-        int64_t j0 = blk * 64, w = n - j0 < 64 ? n - j0 : 64;
-        for (int64_t j = 0; j < w; j++) acc[j] = 0.0;
-        for (int64_t i = 0; i < r; i++) {
-            const float *row = Y + i * n + j0;
-            for (int64_t j = 0; j < w; j++) acc[j] += row[j];
+    for (int64_t r0 = 0, r1; r0 < r; r0 = r1) {
+        if (cpu_chunk_next(r0, r, (double)n * CPU_COST_STREAM, &r1, err)) {
+            free(acc);
+            return -1;
         }
-        for (int64_t j = 0; j < w; j++) D[j0 + j] = (float)(acc[j] + (accumulate ? D[j0 + j] : 0.0f));
+#pragma omp parallel for schedule(static)
+        for (int64_t blk = 0; blk < nblk; blk++) {
+            int64_t j0 = blk * 64, w = n - j0 < 64 ? n - j0 : 64;
+            double *a = acc + j0;
+            for (int64_t i = r0; i < r1; i++) {
+                const float *row = Y + i * n + j0;
+                for (int64_t j = 0; j < w; j++) a[j] += row[j];
+            }
+        }
     }
+    for (int64_t j = 0; j < n; j++) D[j] = (float)(acc[j] + (accumulate ? D[j] : 0.0f));
+    free(acc);
     return 0;
 }

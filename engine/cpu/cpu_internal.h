@@ -19,6 +19,35 @@ int cpu_need(const ember_tensor *t, const char *op, const char *arg, ember_dtype
 int cpu_read_step(const ember_tensor *step, const char *op, ember_step_scalars *out,
                   ember_err *err);
 
+/* Long ops run in chunks of about this many floating-point operations and
+ * check for cancellation between them (core/cancel.h): 20-100 ms of one op
+ * on two cores (sgemm runs at tens of GFLOP/s there, attention and the
+ * elementwise ops slower), so an interrupt lands well within half a second
+ * while the chunk boundaries (a join of the threads and a few loads each)
+ * cost nothing measurable. The setter is for tests and benches (<= 0
+ * restores the default) and returns the previous value; not thread-safe. */
+#define CPU_CHUNK_FLOPS_DEFAULT ((int64_t)1 << 30)
+int64_t cpu_chunk_flops(void);
+int64_t cpu_set_chunk_flops(int64_t flops);
+
+/* One step of a loop over items [0, n) run in chunks, each item costing
+ * about item_flops: before every chunk but the first, a cancellation check
+ * (-1 with the message in err when it says stop); then *c1 = the end of the
+ * chunk starting at c0. Usage, with the parallel loop inside:
+ *     for (int64_t c0 = 0, c1; c0 < n; c0 = c1) {
+ *         if (cpu_chunk_next(c0, n, cost, &c1, err)) return -1;
+ *         ... items c0 .. c1 - 1 ...
+ *     }
+ * Only for loops whose items are independent (or whose sums run along the
+ * items in order), so that chunking changes no result. Memory-bound items
+ * count a few flops per element touched, transcendental ones more. */
+int cpu_chunk_next(int64_t c0, int64_t n, double item_flops, int64_t *c1, ember_err *err);
+/* Work per element for cpu_chunk_next, in sgemm-flop equivalents (what
+ * takes as long): a load/store-bound element, and one that calls erff or
+ * expf or runs Philox. */
+#define CPU_COST_STREAM 16.0
+#define CPU_COST_MATH 64.0
+
 /* Plain row-major sgemm on raw pointers (BLAS or portable), one matrix:
  * C = alpha op(A) op(B) + beta C. */
 int cpu_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,

@@ -1,6 +1,8 @@
 /* cpu_ops.c — the CPU backend's elementwise, normalisation, token and
  * conversion ops (f32; reductions accumulate in double so that this backend
- * can serve as the reference for the CUDA one). */
+ * can serve as the reference for the CUDA one). The ops a training step
+ * runs over whole activations go in chunks with cancellation checks between
+ * them (cpu_chunk_next); sums keep their order across chunks. */
 #include <math.h>
 #include <stdlib.h>
 #ifdef __SSE2__
@@ -30,8 +32,11 @@ int cpu_gelu_fwd(const ember_backend *be, ember_tensor *out, const ember_tensor 
         return -1;
     const float *X = x->data;
     float *O = out->data;
+    for (int64_t c0 = 0, c1; c0 < n; c0 = c1) {
+        if (cpu_chunk_next(c0, n, CPU_COST_MATH, &c1, err)) return -1;
 #pragma omp parallel for schedule(static) PAR_IF(n)
-    for (int64_t i = 0; i < n; i++) O[i] = cpu_gelu(X[i]);
+        for (int64_t i = c0; i < c1; i++) O[i] = cpu_gelu(X[i]);
+    }
     return 0;
 }
 
@@ -44,10 +49,13 @@ int cpu_gelu_bwd(const ember_backend *be, ember_tensor *dx, const ember_tensor *
         return -1;
     const float *X = x->data, *DY = dy->data;
     float *DX = dx->data;
+    for (int64_t c0 = 0, c1; c0 < n; c0 = c1) {
+        if (cpu_chunk_next(c0, n, CPU_COST_MATH, &c1, err)) return -1;
 #pragma omp parallel for schedule(static) PAR_IF(n)
-    for (int64_t i = 0; i < n; i++) {
-        float g = DY[i] * cpu_gelu_grad(X[i]);
-        DX[i] = accumulate ? DX[i] + g : g;
+        for (int64_t i = c0; i < c1; i++) {
+            float g = DY[i] * cpu_gelu_grad(X[i]);
+            DX[i] = accumulate ? DX[i] + g : g;
+        }
     }
     return 0;
 }
@@ -61,8 +69,11 @@ int cpu_add(const ember_backend *be, ember_tensor *out, const ember_tensor *a, c
         return -1;
     const float *A = a->data, *B = b->data;
     float *O = out->data;
+    for (int64_t c0 = 0, c1; c0 < n; c0 = c1) {
+        if (cpu_chunk_next(c0, n, CPU_COST_STREAM, &c1, err)) return -1;
 #pragma omp parallel for schedule(static) PAR_IF(n)
-    for (int64_t i = 0; i < n; i++) O[i] = A[i] + B[i];
+        for (int64_t i = c0; i < c1; i++) O[i] = A[i] + B[i];
+    }
     return 0;
 }
 
@@ -137,37 +148,43 @@ static int dropout_apply(const char *op, ember_tensor *out, const ember_tensor *
     const float *X = in->data;
     float *O = out->data;
     if (p == 0.0f) {
+        for (int64_t c0 = 0, c1; c0 < n; c0 = c1) {
+            if (cpu_chunk_next(c0, n, CPU_COST_STREAM, &c1, err)) return -1;
 #pragma omp parallel for schedule(static) PAR_IF(n)
-        for (int64_t i = 0; i < n; i++) O[i] = accumulate ? O[i] + X[i] : X[i];
+            for (int64_t i = c0; i < c1; i++) O[i] = accumulate ? O[i] + X[i] : X[i];
+        }
         return 0;
     }
     uint64_t base = s.rng_offset + offset;
     uint32_t thr = ember_dropout_threshold(p);
     float scale = 1.0f / (1.0f - p);
     int64_t blocks = (n + 4 * PHILOX_LANES - 1) / (4 * PHILOX_LANES);
+    for (int64_t c0 = 0, c1; c0 < blocks; c0 = c1) {
+        if (cpu_chunk_next(c0, blocks, 4 * PHILOX_LANES * CPU_COST_MATH, &c1, err)) return -1;
 #pragma omp parallel for schedule(static) PAR_IF(n)
-    for (int64_t bi = 0; bi < blocks; bi++) {
-        uint32_t r[4][PHILOX_LANES];
-        philox_lanes(r, base + (uint64_t)(bi * PHILOX_LANES), seed);
-        int64_t i0 = bi * 4 * PHILOX_LANES;
-        int64_t cnt = n - i0 < 4 * PHILOX_LANES ? n - i0 : 4 * PHILOX_LANES;
-        const float *x = X + i0; /* may be out itself (in place) */
-        float *o = O + i0;
-        /* Element 4g + j of the block takes word j of group g, as
-         * ember_philox_draw numbers them. */
-        uint32_t keep[4 * PHILOX_LANES];
-        for (int g = 0; g < PHILOX_LANES; g++)
-            for (int j = 0; j < 4; j++) keep[4 * g + j] = r[j][g] >= thr;
-        if (accumulate)
-            for (int64_t i = 0; i < cnt; i++) {
-                float v = x[i] * scale;
-                o[i] += keep[i] ? v : 0.0f;
-            }
-        else
-            for (int64_t i = 0; i < cnt; i++) {
-                float v = x[i] * scale;
-                o[i] = keep[i] ? v : 0.0f;
-            }
+        for (int64_t bi = c0; bi < c1; bi++) {
+            uint32_t r[4][PHILOX_LANES];
+            philox_lanes(r, base + (uint64_t)(bi * PHILOX_LANES), seed);
+            int64_t i0 = bi * 4 * PHILOX_LANES;
+            int64_t cnt = n - i0 < 4 * PHILOX_LANES ? n - i0 : 4 * PHILOX_LANES;
+            const float *x = X + i0; /* may be out itself (in place) */
+            float *o = O + i0;
+            /* Element 4g + j of the block takes word j of group g, as
+             * ember_philox_draw numbers them. */
+            uint32_t keep[4 * PHILOX_LANES];
+            for (int g = 0; g < PHILOX_LANES; g++)
+                for (int j = 0; j < 4; j++) keep[4 * g + j] = r[j][g] >= thr;
+            if (accumulate)
+                for (int64_t i = 0; i < cnt; i++) {
+                    float v = x[i] * scale;
+                    o[i] += keep[i] ? v : 0.0f;
+                }
+            else
+                for (int64_t i = 0; i < cnt; i++) {
+                    float v = x[i] * scale;
+                    o[i] = keep[i] ? v : 0.0f;
+                }
+        }
     }
     return 0;
 }
@@ -201,19 +218,22 @@ int cpu_layernorm_fwd(const ember_backend *be, ember_tensor *out, ember_tensor *
     if (cpu_need_f32(mean, op, "mean", R, err) || cpu_need_f32(rstd, op, "rstd", R, err)) return -1;
     const float *X = x->data, *G = gamma->data, *B = beta->data;
     float *O = out->data, *M = mean->data, *S = rstd->data;
+    for (int64_t r0 = 0, r1; r0 < R; r0 = r1) {
+        if (cpu_chunk_next(r0, R, (double)C * 2 * CPU_COST_STREAM, &r1, err)) return -1;
 #pragma omp parallel for schedule(static) PAR_IF(n)
-    for (int64_t r = 0; r < R; r++) {
-        const float *xr = X + r * C;
-        double sum = 0.0;
-        for (int64_t c = 0; c < C; c++) sum += xr[c];
-        double mu = sum / (double)C, var = 0.0;
-        for (int64_t c = 0; c < C; c++) var += (xr[c] - mu) * (xr[c] - mu);
-        var /= (double)C;
-        double rs = 1.0 / sqrt(var + (double)eps);
-        float *orow = O + r * C;
-        for (int64_t c = 0; c < C; c++) orow[c] = (float)((xr[c] - mu) * rs * G[c] + B[c]);
-        M[r] = (float)mu;
-        S[r] = (float)rs;
+        for (int64_t r = r0; r < r1; r++) {
+            const float *xr = X + r * C;
+            double sum = 0.0;
+            for (int64_t c = 0; c < C; c++) sum += xr[c];
+            double mu = sum / (double)C, var = 0.0;
+            for (int64_t c = 0; c < C; c++) var += (xr[c] - mu) * (xr[c] - mu);
+            var /= (double)C;
+            double rs = 1.0 / sqrt(var + (double)eps);
+            float *orow = O + r * C;
+            for (int64_t c = 0; c < C; c++) orow[c] = (float)((xr[c] - mu) * rs * G[c] + B[c]);
+            M[r] = (float)mu;
+            S[r] = (float)rs;
+        }
     }
     return 0;
 }
@@ -235,43 +255,54 @@ int cpu_layernorm_bwd(const ember_backend *be, ember_tensor *dx, ember_tensor *d
         return -1;
     const float *X = x->data, *DY = dy->data, *M = mean->data, *S = rstd->data, *G = gamma->data;
     float *DX = dx->data, *DG = dgamma->data, *DB = dbeta->data;
-#pragma omp parallel for schedule(static) PAR_IF(n)
-    for (int64_t r = 0; r < R; r++) {
-        const float *xr = X + r * C, *dyr = DY + r * C;
-        double mu = M[r], rs = S[r], s1 = 0.0, s2 = 0.0;
-        for (int64_t c = 0; c < C; c++) {
-            double g = (double)dyr[c] * G[c];
-            s1 += g;
-            s2 += g * (xr[c] - mu) * rs;
-        }
-        s1 /= (double)C;
-        s2 /= (double)C;
-        float *dxr = DX + r * C;
-        for (int64_t c = 0; c < C; c++) {
-            double xhat = (xr[c] - mu) * rs;
-            double v = rs * ((double)dyr[c] * G[c] - s1 - xhat * s2);
-            dxr[c] = accumulate_dx ? (float)(dxr[c] + v) : (float)v;
-        }
-    }
+    /* dgamma and dbeta sum over every row in row order, in double; the
+     * sums run on across the row chunks. */
+    double *acc = calloc((size_t)(2 * C), sizeof *acc);
+    if (!acc) return ember_err_set(err, "%s: out of memory", op);
+    double *AG = acc, *AB = acc + C;
     int64_t nblk = (C + 63) / 64;
-#pragma omp parallel for schedule(static)
-    for (int64_t blk = 0; blk < nblk; blk++) {
-        double ag[64], ab[64];
-        int64_t c0 = blk * 64, w = C - c0 < 64 ? C - c0 : 64;
-        for (int64_t j = 0; j < w; j++) ag[j] = ab[j] = 0.0;
-        for (int64_t r = 0; r < R; r++) {
-            const float *xr = X + r * C + c0, *dyr = DY + r * C + c0;
-            double mu = M[r], rs = S[r];
-            for (int64_t j = 0; j < w; j++) {
-                ag[j] += (double)dyr[j] * ((xr[j] - mu) * rs);
-                ab[j] += dyr[j];
+    for (int64_t r0 = 0, r1; r0 < R; r0 = r1) {
+        if (cpu_chunk_next(r0, R, (double)C * 4 * CPU_COST_STREAM, &r1, err)) {
+            free(acc);
+            return -1;
+        }
+#pragma omp parallel for schedule(static) PAR_IF(n)
+        for (int64_t r = r0; r < r1; r++) {
+            const float *xr = X + r * C, *dyr = DY + r * C;
+            double mu = M[r], rs = S[r], s1 = 0.0, s2 = 0.0;
+            for (int64_t c = 0; c < C; c++) {
+                double g = (double)dyr[c] * G[c];
+                s1 += g;
+                s2 += g * (xr[c] - mu) * rs;
+            }
+            s1 /= (double)C;
+            s2 /= (double)C;
+            float *dxr = DX + r * C;
+            for (int64_t c = 0; c < C; c++) {
+                double xhat = (xr[c] - mu) * rs;
+                double v = rs * ((double)dyr[c] * G[c] - s1 - xhat * s2);
+                dxr[c] = accumulate_dx ? (float)(dxr[c] + v) : (float)v;
             }
         }
-        for (int64_t j = 0; j < w; j++) {
-            DG[c0 + j] = (float)(DG[c0 + j] + ag[j]);
-            DB[c0 + j] = (float)(DB[c0 + j] + ab[j]);
+#pragma omp parallel for schedule(static)
+        for (int64_t blk = 0; blk < nblk; blk++) {
+            int64_t c0 = blk * 64, w = C - c0 < 64 ? C - c0 : 64;
+            double *ag = AG + c0, *ab = AB + c0;
+            for (int64_t r = r0; r < r1; r++) {
+                const float *xr = X + r * C + c0, *dyr = DY + r * C + c0;
+                double mu = M[r], rs = S[r];
+                for (int64_t j = 0; j < w; j++) {
+                    ag[j] += (double)dyr[j] * ((xr[j] - mu) * rs);
+                    ab[j] += dyr[j];
+                }
+            }
         }
     }
+    for (int64_t c = 0; c < C; c++) {
+        DG[c] = (float)(DG[c] + AG[c]);
+        DB[c] = (float)(DB[c] + AB[c]);
+    }
+    free(acc);
     return 0;
 }
 
@@ -289,36 +320,42 @@ static int btc(const ember_tensor *x, int64_t *B, int64_t *T, int64_t *C, const 
 int cpu_mean_tokens_fwd(const ember_backend *be, ember_tensor *out, const ember_tensor *x,
                         ember_err *err) {
     (void)be;
-    int64_t B, T, C;
+    int64_t B = 0, T = 0, C = 0;
     if (cpu_need_f32(x, "mean_tokens_fwd", "x", -1, err) || btc(x, &B, &T, &C, "mean_tokens_fwd", err) ||
         cpu_need_f32(out, "mean_tokens_fwd", "out", B * C, err))
         return -1;
     const float *X = x->data;
     float *O = out->data;
+    for (int64_t b0 = 0, b1; b0 < B; b0 = b1) {
+        if (cpu_chunk_next(b0, B, (double)T * C * CPU_COST_STREAM, &b1, err)) return -1;
 #pragma omp parallel for schedule(static) PAR_IF(B * T * C)
-    for (int64_t b = 0; b < B; b++)
-        for (int64_t c = 0; c < C; c++) {
-            double s = 0.0;
-            for (int64_t t = 0; t < T; t++) s += X[(b * T + t) * C + c];
-            O[b * C + c] = (float)(s / (double)T);
-        }
+        for (int64_t b = b0; b < b1; b++)
+            for (int64_t c = 0; c < C; c++) {
+                double s = 0.0;
+                for (int64_t t = 0; t < T; t++) s += X[(b * T + t) * C + c];
+                O[b * C + c] = (float)(s / (double)T);
+            }
+    }
     return 0;
 }
 
 int cpu_mean_tokens_bwd(const ember_backend *be, ember_tensor *dx, const ember_tensor *dy,
                         ember_err *err) {
     (void)be;
-    int64_t B, T, C;
+    int64_t B = 0, T = 0, C = 0;
     if (cpu_need_f32(dx, "mean_tokens_bwd", "dx", -1, err) || btc(dx, &B, &T, &C, "mean_tokens_bwd", err) ||
         cpu_need_f32(dy, "mean_tokens_bwd", "dy", B * C, err))
         return -1;
     const float *DY = dy->data;
     float *DX = dx->data;
     float inv = 1.0f / (float)T;
+    for (int64_t r0 = 0, r1; r0 < B * T; r0 = r1) {
+        if (cpu_chunk_next(r0, B * T, (double)C * CPU_COST_STREAM, &r1, err)) return -1;
 #pragma omp parallel for schedule(static) PAR_IF(B * T * C)
-    for (int64_t bt = 0; bt < B * T; bt++) {
-        int64_t b = bt / T;
-        for (int64_t c = 0; c < C; c++) DX[bt * C + c] = DY[b * C + c] * inv;
+        for (int64_t bt = r0; bt < r1; bt++) {
+            int64_t b = bt / T;
+            for (int64_t c = 0; c < C; c++) DX[bt * C + c] = DY[b * C + c] * inv;
+        }
     }
     return 0;
 }
@@ -348,14 +385,17 @@ int cpu_im2col_fwd(const ember_backend *be, ember_tensor *cols, const ember_tens
     int64_t B = d[0], Ci = d[1], H = d[2], W = d[3], gh = H / p, gw = W / p, K = Ci * p * p;
     const float *I = img->data;
     float *O = cols->data;
+    for (int64_t q0 = 0, q1; q0 < B * gh * gw; q0 = q1) {
+        if (cpu_chunk_next(q0, B * gh * gw, (double)K * CPU_COST_STREAM, &q1, err)) return -1;
 #pragma omp parallel for schedule(static) PAR_IF(B * Ci * H * W)
-    for (int64_t bp = 0; bp < B * gh * gw; bp++) {
-        int64_t b = bp / (gh * gw), py = (bp / gw) % gh, px = bp % gw;
-        float *row = O + bp * K;
-        for (int64_t ci = 0; ci < Ci; ci++)
-            for (int ky = 0; ky < p; ky++)
-                for (int kx = 0; kx < p; kx++)
-                    row[(ci * p + ky) * p + kx] = I[((b * Ci + ci) * H + py * p + ky) * W + px * p + kx];
+        for (int64_t bp = q0; bp < q1; bp++) {
+            int64_t b = bp / (gh * gw), py = (bp / gw) % gh, px = bp % gw;
+            float *row = O + bp * K;
+            for (int64_t ci = 0; ci < Ci; ci++)
+                for (int ky = 0; ky < p; ky++)
+                    for (int kx = 0; kx < p; kx++)
+                        row[(ci * p + ky) * p + kx] = I[((b * Ci + ci) * H + py * p + ky) * W + px * p + kx];
+        }
     }
     return 0;
 }
@@ -369,17 +409,20 @@ int cpu_im2col_bwd(const ember_backend *be, ember_tensor *dimg, const ember_tens
     const float *G = dcols->data;
     float *D = dimg->data;
     /* Patches do not overlap, so the adjoint is a pure scatter. */
+    for (int64_t q0 = 0, q1; q0 < B * gh * gw; q0 = q1) {
+        if (cpu_chunk_next(q0, B * gh * gw, (double)K * CPU_COST_STREAM, &q1, err)) return -1;
 #pragma omp parallel for schedule(static) PAR_IF(B * Ci * H * W)
-    for (int64_t bp = 0; bp < B * gh * gw; bp++) {
-        int64_t b = bp / (gh * gw), py = (bp / gw) % gh, px = bp % gw;
-        const float *row = G + bp * K;
-        for (int64_t ci = 0; ci < Ci; ci++)
-            for (int ky = 0; ky < p; ky++)
-                for (int kx = 0; kx < p; kx++) {
-                    float *dst = &D[((b * Ci + ci) * H + py * p + ky) * W + px * p + kx];
-                    float v = row[(ci * p + ky) * p + kx];
-                    *dst = accumulate ? *dst + v : v;
-                }
+        for (int64_t bp = q0; bp < q1; bp++) {
+            int64_t b = bp / (gh * gw), py = (bp / gw) % gh, px = bp % gw;
+            const float *row = G + bp * K;
+            for (int64_t ci = 0; ci < Ci; ci++)
+                for (int ky = 0; ky < p; ky++)
+                    for (int kx = 0; kx < p; kx++) {
+                        float *dst = &D[((b * Ci + ci) * H + py * p + ky) * W + px * p + kx];
+                        float v = row[(ci * p + ky) * p + kx];
+                        *dst = accumulate ? *dst + v : v;
+                    }
+        }
     }
     return 0;
 }
@@ -396,8 +439,11 @@ int cpu_pos_embed_fwd(const ember_backend *be, ember_tensor *out, const ember_te
     if (tc == 0 || n % tc) return ember_err_set(err, "%s: x (%lld elements) is not a batch of pos (%lld)", op, (long long)n, (long long)tc);
     const float *X = x->data, *P = pos->data;
     float *O = out->data;
+    for (int64_t c0 = 0, c1; c0 < n; c0 = c1) {
+        if (cpu_chunk_next(c0, n, CPU_COST_STREAM, &c1, err)) return -1;
 #pragma omp parallel for schedule(static) PAR_IF(n)
-    for (int64_t i = 0; i < n; i++) O[i] = X[i] + P[i % tc];
+        for (int64_t i = c0; i < c1; i++) O[i] = X[i] + P[i % tc];
+    }
     return 0;
 }
 
@@ -411,11 +457,15 @@ int cpu_pos_embed_bwd(const ember_backend *be, ember_tensor *dpos, const ember_t
     int64_t B = n / tc;
     const float *DY = dy->data;
     float *DP = dpos->data;
+    /* Chunks of columns: each sum still runs over every b in order. */
+    for (int64_t c0 = 0, c1; c0 < tc; c0 = c1) {
+        if (cpu_chunk_next(c0, tc, (double)B * CPU_COST_STREAM, &c1, err)) return -1;
 #pragma omp parallel for schedule(static) PAR_IF(n)
-    for (int64_t i = 0; i < tc; i++) {
-        double s = 0.0;
-        for (int64_t b = 0; b < B; b++) s += DY[b * tc + i];
-        DP[i] = accumulate ? (float)(DP[i] + s) : (float)s;
+        for (int64_t i = c0; i < c1; i++) {
+            double s = 0.0;
+            for (int64_t b = 0; b < B; b++) s += DY[b * tc + i];
+            DP[i] = accumulate ? (float)(DP[i] + s) : (float)s;
+        }
     }
     return 0;
 }

@@ -9,6 +9,8 @@
 
 #include "nn/vit.h"
 
+#include "core/cancel.h"
+
 /* Writes the step scalars for optimizer step t (1-based) to the device.
  * The sync first is what the copy contract asks for: the previous step's
  * copy may still be reading host_step. It waits for the previous step to
@@ -57,10 +59,18 @@ int ember_vit_upload_batch(ember_vit *vit, const float *images, const int32_t *l
     return be->sync(be, err);
 }
 
+/* The last op of a step. A step is applied whole or not at all: the last
+ * cancellation check (core/cancel.h) comes before the update, none inside
+ * it, so an interrupted step leaves weights, AdamW state, t and the Philox
+ * offset as they were (the caller's step_done runs only on success). */
+static int step_commit(ember_vit *vit, ember_err *err) {
+    return ember_cancel_check(err) || adamw_all(vit, err) ? -1 : 0;
+}
+
 int ember_vit_step_device(ember_vit *vit, ember_err *err) {
     if (!vit->acts.batch) return ember_err_set(err, "ViT train step: upload a batch first");
     if (ember_vit_forward(vit, 1, err) || ember_vit_loss(vit, err) || ember_vit_backward(vit, 1, err) ||
-        adamw_all(vit, err))
+        step_commit(vit, err))
         return -1;
     return 0;
 }
@@ -91,7 +101,7 @@ int ember_vit_train_step_count(ember_vit *vit, float lr, float *loss, int32_t *c
      * where acts.logits are this step's training-mode logits. */
     if (upload_step(vit, lr, vit->t + 1, err) || ember_vit_forward(vit, 1, err) || ember_vit_loss(vit, err) ||
         be->accuracy_count(be, &vit->acts.correct, &vit->acts.logits, &vit->acts.labels, 0, err) ||
-        ember_vit_backward(vit, 1, err) || adamw_all(vit, err))
+        ember_vit_backward(vit, 1, err) || step_commit(vit, err))
         return -1;
     ember_vit_step_done(vit);
     if (!loss && !correct) return 0;
@@ -104,10 +114,10 @@ int ember_vit_train_step_count(ember_vit *vit, float lr, float *loss, int32_t *c
     return 0;
 }
 
-int ember_vit_eval_batch(ember_vit *vit, float *loss, int32_t *correct, ember_err *err) {
+int ember_vit_eval_batch(ember_vit *vit, float smoothing, float *loss, int32_t *correct, ember_err *err) {
     const ember_backend *be = vit->be;
     if (!vit->acts.batch) return ember_err_set(err, "ViT eval: upload a batch first");
-    if (ember_vit_forward(vit, 0, err) || ember_vit_loss(vit, err) ||
+    if (ember_vit_forward(vit, 0, err) || ember_vit_loss_with(vit, smoothing, err) ||
         be->accuracy_count(be, &vit->acts.correct, &vit->acts.logits, &vit->acts.labels, 0, err))
         return -1;
     float l = 0.0f;

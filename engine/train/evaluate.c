@@ -7,6 +7,8 @@
 
 #include "train/fit.h"
 
+#include "core/cancel.h"
+
 int ember_fit_check_dataset(const ember_vit *vit, const ember_dataset *ds, const ember_augment *aug, const char *what,
                             ember_err *err) {
     const ember_vit_config *c = &vit->cfg;
@@ -61,12 +63,14 @@ static int32_t row_argmax(const float *row, int K) {
 }
 
 int ember_evaluate(ember_vit *vit, const ember_dataset *ds, const ember_augment *aug, int batch_size,
-                   int want_predictions, ember_eval_progress progress, void *ctx, ember_eval_result *out,
-                   ember_err *err) {
-    if (!vit || !vit->be) return ember_err_set(err, "evaluate: no model");
-    if (!out) return ember_err_set(err, "evaluate: no result to fill");
+                   double label_smoothing, int want_predictions, ember_eval_progress progress, void *ctx,
+                   ember_eval_result *out, ember_err *err) {
+    if (!vit || !vit->be) return ember_err_set(err, "no model");
+    if (!out) return ember_err_set(err, "no result to fill");
     if (batch_size < 1 || batch_size > 1000000)
-        return ember_err_set(err, "evaluate: batch_size must be a positive number of images, got %d", batch_size);
+        return ember_err_set(err, "batch_size must be a positive number of images, got %d", batch_size);
+    if (!(label_smoothing >= 0.0 && label_smoothing < 1.0))
+        return ember_err_set(err, "label_smoothing must be in [0, 1), got %g", label_smoothing);
     if (ember_fit_check_dataset(vit, ds, aug, "evaluation set", err)) return -1;
     const ember_backend *be = vit->be;
     const ember_vit_config *c = &vit->cfg;
@@ -88,7 +92,7 @@ int ember_evaluate(ember_vit *vit, const ember_dataset *ds, const ember_augment 
     int rc = 0;
     if (!images || !labels || !logits || !idx || !r.confusion || !r.class_count || !r.class_acc ||
         (want_predictions && !r.predictions))
-        rc = ember_err_set(err, "evaluate: out of memory for %lld-image batches", (long long)bs);
+        rc = ember_err_set(err, "out of memory for %lld-image batches", (long long)bs);
 
     double loss_sum = 0.0;
     for (int64_t start = 0; start < n && !rc; start += bs) {
@@ -98,11 +102,13 @@ int ember_evaluate(ember_vit *vit, const ember_dataset *ds, const ember_augment 
         /* The logits are f32 [b, K] in both precisions. */
         if (ember_augment_batch(aug, ds, idx, b, 0, 0, images, labels, err) ||
             ember_vit_upload_batch(vit, images, labels, b, err) || ember_vit_forward(vit, 0, err) ||
-            ember_vit_loss(vit, err) ||
+            ember_vit_loss_with(vit, (float)label_smoothing, err) ||
             be->copy_d2h(be, logits, vit->acts.logits.data, (size_t)b * (size_t)K * sizeof(float), err) ||
             be->copy_d2h(be, &bl, vit->acts.loss.data, sizeof bl, err) || be->sync(be, err)) {
-            rc = ember_err_prefix(err, "evaluate, images %lld to %lld: ", (long long)start,
-                                  (long long)(start + b - 1));
+            /* An interrupt inside the forward (core/cancel.h) stops like progress does. */
+            rc = ember_cancel_tripped() ? EMBER_FIT_STOPPED
+                                        : ember_err_prefix(err, "images %lld to %lld: ", (long long)start,
+                                                           (long long)(start + b - 1));
             break;
         }
         loss_sum += (double)bl * (double)b;
@@ -124,6 +130,7 @@ int ember_evaluate(ember_vit *vit, const ember_dataset *ds, const ember_augment 
     r.n = n;
     r.n_classes = K;
     r.loss = loss_sum / (double)n;
+    r.label_smoothing = label_smoothing;
     for (int k = 0; k < K; k++) {
         int64_t row = 0;
         for (int j = 0; j < K; j++) row += r.confusion[(int64_t)k * K + j];

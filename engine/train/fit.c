@@ -10,6 +10,8 @@
 
 #include "train/fit.h"
 
+#include "core/cancel.h"
+
 ember_fit_opts ember_fit_default_opts(void) {
     ember_fit_opts o;
     memset(&o, 0, sizeof o);
@@ -90,37 +92,37 @@ enum { SEED_SHUFFLE = 1, SEED_AUGMENT = 2, SEED_DROPOUT = 3 };
 
 static int check_opts(const ember_fit_opts *o, ember_err *err) {
     if (o->epochs < 1 || o->epochs > 1000000)
-        return ember_err_set(err, "fit: epochs must be between 1 and 1000000, got %d", o->epochs);
+        return ember_err_set(err, "epochs must be between 1 and 1000000, got %d", o->epochs);
     if (o->first_epoch < 0 || o->first_epoch > 1000000)
-        return ember_err_set(err, "fit: first_epoch must be between 0 and 1000000, got %d", o->first_epoch);
+        return ember_err_set(err, "first_epoch must be between 0 and 1000000, got %d", o->first_epoch);
     if (o->batch_size < 1 || o->batch_size > 1000000)
-        return ember_err_set(err, "fit: batch_size must be a positive number of images, got %d", o->batch_size);
+        return ember_err_set(err, "batch_size must be a positive number of images, got %d", o->batch_size);
     if (o->eval_batch_size < 0 || o->eval_batch_size > 1000000)
-        return ember_err_set(err, "fit: eval_batch_size must be positive (0 = batch_size), got %d",
+        return ember_err_set(err, "eval_batch_size must be positive (0 = batch_size), got %d",
                              o->eval_batch_size);
     if (o->max_steps_per_epoch < 0)
-        return ember_err_set(err, "fit: max_steps_per_epoch must be >= 0 (0 = every batch), got %d",
+        return ember_err_set(err, "max_steps_per_epoch must be >= 0 (0 = every batch), got %d",
                              o->max_steps_per_epoch);
     if (!(o->lr >= 0.0) || !isfinite(o->lr))
-        return ember_err_set(err, "fit: the learning rate must be a finite number >= 0, got %g", o->lr);
+        return ember_err_set(err, "the learning rate must be a finite number >= 0, got %g", o->lr);
     if (o->n_milestones < 0 || o->n_milestones > EMBER_FIT_MAX_MILESTONES)
-        return ember_err_set(err, "fit: at most %d milestones, got %d", EMBER_FIT_MAX_MILESTONES, o->n_milestones);
+        return ember_err_set(err, "at most %d milestones, got %d", EMBER_FIT_MAX_MILESTONES, o->n_milestones);
     for (int i = 0; i < o->n_milestones; i++)
         if (o->milestones[i] < 0)
-            return ember_err_set(err, "fit: milestones are epoch numbers >= 0, got %d", o->milestones[i]);
+            return ember_err_set(err, "milestones are epoch numbers >= 0, got %d", o->milestones[i]);
     if (!(o->gamma > 0.0) || !isfinite(o->gamma))
-        return ember_err_set(err, "fit: the schedule's gamma must be a finite number > 0, got %g", o->gamma);
+        return ember_err_set(err, "the schedule's gamma must be a finite number > 0, got %g", o->gamma);
     if (!(o->label_smoothing >= 0.0 && o->label_smoothing < 1.0))
-        return ember_err_set(err, "fit: label_smoothing must be in [0, 1), got %g", o->label_smoothing);
+        return ember_err_set(err, "label_smoothing must be in [0, 1), got %g", o->label_smoothing);
     const ember_adamw_config *a = &o->adamw;
     if (!(a->beta1 >= 0.0 && a->beta1 < 1.0) || !(a->beta2 >= 0.0 && a->beta2 < 1.0))
-        return ember_err_set(err, "fit: AdamW betas must be in [0, 1), got (%g, %g)", a->beta1, a->beta2);
+        return ember_err_set(err, "AdamW betas must be in [0, 1), got (%g, %g)", a->beta1, a->beta2);
     if (!(a->eps > 0.0) || !isfinite(a->eps))
-        return ember_err_set(err, "fit: AdamW eps must be a finite number > 0, got %g", a->eps);
+        return ember_err_set(err, "AdamW eps must be a finite number > 0, got %g", a->eps);
     if (!(a->weight_decay >= 0.0) || !isfinite(a->weight_decay))
-        return ember_err_set(err, "fit: AdamW weight decay must be a finite number >= 0, got %g", a->weight_decay);
+        return ember_err_set(err, "AdamW weight decay must be a finite number >= 0, got %g", a->weight_decay);
     if (o->prefetch < -1 || o->prefetch > 1)
-        return ember_err_set(err, "fit: prefetch must be -1 (auto), 0 or 1, got %d", o->prefetch);
+        return ember_err_set(err, "prefetch must be -1 (auto), 0 or 1, got %d", o->prefetch);
     return 0;
 }
 
@@ -228,23 +230,23 @@ static int batcher_init(batcher *b, const ember_dataset *ds, const ember_augment
     }
     if (!ok) {
         batcher_free(b);
-        return ember_err_set(err, "fit: out of memory for the host batches (batch_size %d)", o->batch_size);
+        return ember_err_set(err, "out of memory for the host batches (batch_size %d)", o->batch_size);
     }
     if (threaded) {
         if (pthread_mutex_init(&b->mu, NULL)) {
             batcher_free(b);
-            return ember_err_set(err, "fit: cannot create the batch worker's mutex");
+            return ember_err_set(err, "cannot create the batch worker's mutex");
         }
         if (pthread_cond_init(&b->cv, NULL)) {
             pthread_mutex_destroy(&b->mu);
             batcher_free(b);
-            return ember_err_set(err, "fit: cannot create the batch worker's condition variable");
+            return ember_err_set(err, "cannot create the batch worker's condition variable");
         }
         if (pthread_create(&b->thread, NULL, worker_main, b)) {
             pthread_cond_destroy(&b->cv);
             pthread_mutex_destroy(&b->mu);
             batcher_free(b);
-            return ember_err_set(err, "fit: cannot start the batch worker thread");
+            return ember_err_set(err, "cannot start the batch worker thread");
         }
         b->threaded = 1;
     }
@@ -285,9 +287,9 @@ static void batcher_release(batcher *b, batch_slot *s) {
 
 int ember_fit(ember_vit *vit, const ember_dataset *train, const ember_dataset *test, const ember_augment *aug,
               const ember_fit_opts *opts, const ember_fit_callbacks *cb, ember_fit_history *hist, ember_err *err) {
-    if (!vit || !vit->be) return ember_err_set(err, "fit: no model");
-    if (!opts) return ember_err_set(err, "fit: no options");
-    if (!train) return ember_err_set(err, "fit: no train set");
+    if (!vit || !vit->be) return ember_err_set(err, "no model");
+    if (!opts) return ember_err_set(err, "no options");
+    if (!train) return ember_err_set(err, "no train set");
     if (check_opts(opts, err)) return -1;
     if (ember_fit_check_dataset(vit, train, aug, "train set", err)) return -1;
 
@@ -298,7 +300,7 @@ int ember_fit(ember_vit *vit, const ember_dataset *train, const ember_dataset *t
     int64_t steps = ember_fit_steps_per_epoch(opts, train->n);
     if (steps < 1)
         return ember_err_set(err,
-                             "fit: the train set has %lld images, fewer than one batch of %d, and drop_last is on: "
+                             "the train set has %lld images, fewer than one batch of %d, and drop_last is on: "
                              "use a smaller batch_size or drop_last=false",
                              (long long)train->n, opts->batch_size);
     int eval_bs = opts->eval_batch_size ? opts->eval_batch_size : opts->batch_size;
@@ -340,8 +342,11 @@ int ember_fit(ember_vit *vit, const ember_dataset *train, const ember_dataset *t
             }
             if (!brc) brc = ember_vit_train_step_count(vit, (float)lr, &bl, &bc, err);
             if (brc) {
-                rc = ember_err_prefix(err, "fit, epoch %d, step %lld of %lld: ", epoch, (long long)(s + 1),
-                                      (long long)steps);
+                /* Interrupted inside the step (core/cancel.h): the step
+                 * was not applied, and a stop is not an error. */
+                rc = ember_cancel_tripped() ? EMBER_FIT_STOPPED
+                                            : ember_err_prefix(err, "epoch %d, step %lld of %lld: ", epoch,
+                                                               (long long)(s + 1), (long long)steps);
                 break;
             }
             loss_sum += (double)bl * (double)n;
@@ -380,14 +385,14 @@ int ember_fit(ember_vit *vit, const ember_dataset *train, const ember_dataset *t
         r.images_per_sec = t1 > t0 ? (double)seen / (t1 - t0) : 0.0;
         if (test) {
             ember_eval_result ev;
-            int erc = ember_evaluate(vit, test, test_aug, eval_bs, 0, cb ? cb->on_eval : NULL, cb ? cb->ctx : NULL,
+            int erc = ember_evaluate(vit, test, test_aug, eval_bs, opts->label_smoothing, 0, cb ? cb->on_eval : NULL, cb ? cb->ctx : NULL,
                                      &ev, err);
             if (erc == EMBER_FIT_STOPPED) {
                 rc = erc;
                 break;
             }
             if (erc) {
-                rc = ember_err_prefix(err, "fit, epoch %d, evaluating the test set: ", epoch);
+                rc = ember_err_prefix(err, "epoch %d, evaluating the test set: ", epoch);
                 break;
             }
             r.test_loss = ev.loss;

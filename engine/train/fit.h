@@ -44,9 +44,8 @@
  * that want "a second fit() continues" pass first_epoch = the number of
  * epochs the model has done.
  *
- * The model: fit sets vit->smoothing to opts.label_smoothing (and leaves
- * it: evaluate then reports the loss with the criterion the model was
- * trained with), vit->opt to opts.adamw and vit->seed as above (so a
+ * The model: fit sets vit->smoothing to opts.label_smoothing (the
+ * criterion its steps differentiate; ember_evaluate never reads it), vit->opt to opts.adamw and vit->seed as above (so a
  * captured CUDA graph of the step must be captured after these are set).
  * Nothing else of the model changes apart from the training itself; the
  * activation batch size changes with every upload and
@@ -131,7 +130,7 @@ typedef struct ember_epoch_record {
     int64_t train_images;  /* images trained on in the epoch */
     double train_loss;     /* on the augmented batches, dropout on, before each update */
     double train_acc;
-    double test_loss;      /* NaN when fit had no test set; same criterion (label smoothing) */
+    double test_loss;      /* NaN when fit had no test set; the training criterion (opts.label_smoothing) */
     double test_acc;       /* NaN when fit had no test set */
     double seconds;        /* the whole epoch, test evaluation included */
     double train_seconds;  /* the training steps only (batch making included) */
@@ -175,7 +174,13 @@ typedef int (*ember_eval_progress)(void *ctx, int64_t done, int64_t total);
  * cases the running epoch is not recorded), from on_epoch after that epoch
  * (it is recorded). ember_fit then returns EMBER_FIT_STOPPED. The bindings
  * return non-zero on a user interrupt (on_eval matters: evaluating 10,000
- * images with the full-size model takes minutes on a CPU). */
+ * images with the full-size model takes minutes on a CPU).
+ * An interrupt can also land inside a step or an evaluated batch: when the
+ * calling thread's cancellation token trips (core/cancel.h; the language
+ * installs one for every builtin call), the step stops before its AdamW
+ * update and is not applied (weights, AdamW state, vit->t and the dropout
+ * offset stay as after the previous step; the running epoch is not
+ * recorded), and ember_fit and ember_evaluate return EMBER_FIT_STOPPED. */
 typedef struct ember_fit_callbacks {
     void *ctx;
     int (*on_step)(void *ctx, const ember_fit_progress *p);
@@ -192,7 +197,7 @@ typedef struct ember_fit_callbacks {
  * Everything is validated before the first step (sizes, the datasets
  * against the model, the options, the pipelines), with a message saying
  * what is wrong. Returns 0 when every epoch ran, EMBER_FIT_STOPPED when a
- * callback stopped it, -1 on error (err says why; the history holds the
+ * callback or an interrupt inside a step stopped it, -1 on error (err says why; the history holds the
  * epochs finished before it, the model the weights of the last step). */
 int ember_fit(ember_vit *vit, const ember_dataset *train, const ember_dataset *test,
               const ember_augment *aug, const ember_fit_opts *opts, const ember_fit_callbacks *cb,
@@ -203,10 +208,13 @@ int ember_fit(ember_vit *vit, const ember_dataset *train, const ember_dataset *t
 typedef struct ember_eval_result {
     int64_t n;          /* images evaluated */
     int n_classes;      /* the model's class count K (>= the dataset's) */
-    /* Mean over images of the model's criterion: cross-entropy with the
-     * model's label smoothing vit->smoothing (0.1 unless fit set another),
-     * as the reference's test loss uses the training criterion. */
+    /* Mean over images of cross-entropy with the label smoothing the
+     * caller passed (evaluate() in the language: 0, plain cross-entropy, as
+     * PyTorch eval loops report; fit's per-epoch test loss: the training
+     * criterion). Never the model's own vit->smoothing: a loaded
+     * checkpoint must evaluate exactly as the model it came from. */
     double loss;
+    double label_smoothing; /* the criterion's smoothing, as passed */
     double accuracy;    /* fraction of images whose argmax is the label */
     int64_t correct;
     /* [K x K], row-major: confusion[true * K + predicted]; sums to n. */
@@ -223,17 +231,19 @@ typedef struct ember_eval_result {
 void ember_eval_result_free(ember_eval_result *r);
 
 /* Evaluates vit on every image of ds (dropout off), in dataset order, in
- * batches of batch_size. aug: the test pipeline (typically normalize
+ * batches of batch_size, the loss with label_smoothing in [0, 1) (0: plain
+ * cross-entropy). aug: the test pipeline (typically normalize
  * only; NULL = to_tensor only); a pipeline with random steps draws them
  * with seed 0, epoch 0, so the result is still deterministic.
  * want_predictions: fill out->predictions. progress (may be NULL) is called
  * after each batch with ctx. Returns 0 with *out filled (free it with
- * ember_eval_result_free), EMBER_FIT_STOPPED when progress stopped it, -1
+ * ember_eval_result_free), EMBER_FIT_STOPPED when progress stopped it or
+ * the thread's cancellation token tripped (see the callbacks above), -1
  * on error; *out is written only on success. The dataset checks are
  * ember_fit_check_dataset's. */
 int ember_evaluate(ember_vit *vit, const ember_dataset *ds, const ember_augment *aug, int batch_size,
-                   int want_predictions, ember_eval_progress progress, void *ctx, ember_eval_result *out,
-                   ember_err *err);
+                   double label_smoothing, int want_predictions, ember_eval_progress progress, void *ctx,
+                   ember_eval_result *out, ember_err *err);
 
 /* Checks that ds can feed vit through aug: non-empty, channels and (after
  * aug) image size equal to the model's, classes <= the model's, labels in

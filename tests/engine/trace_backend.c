@@ -14,6 +14,9 @@ static char *lines[MAX_LINES];
 static int n_lines, overflow, paused;
 static const void *bufs[MAX_BUFS];
 static int n_bufs;
+static int hook_n;
+static void (*hook_fn)(void *ctx);
+static void *hook_ctx;
 
 void trace_reset(void) {
     for (int i = 0; i < n_lines; i++) free(lines[i]);
@@ -21,6 +24,14 @@ void trace_reset(void) {
     n_bufs = 0;
     overflow = 0;
     paused = 0;
+    hook_n = 0;
+    hook_fn = NULL;
+}
+
+void trace_after_call(int n, void (*fn)(void *ctx), void *ctx) {
+    hook_n = n;
+    hook_fn = fn;
+    hook_ctx = ctx;
 }
 
 void trace_pause(void) { paused = 1; }
@@ -86,6 +97,7 @@ static int done(line *l) {
     memcpy(lines[n_lines], l->s, l->n);
     lines[n_lines][l->n] = '\0';
     n_lines++;
+    if (hook_fn && n_lines == hook_n) hook_fn(hook_ctx);
     return 0;
 }
 

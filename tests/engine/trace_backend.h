@@ -18,6 +18,11 @@ void trace_reset(void);
 /* Stops recording (calls go on succeeding) until the next trace_reset. */
 void trace_pause(void);
 
+/* Calls fn(ctx) right after the n-th call recorded since the last reset
+ * (1-based; n <= 0 or fn NULL: never), e.g. to raise an interrupt while op
+ * n runs. trace_reset forgets it. */
+void trace_after_call(int n, void (*fn)(void *ctx), void *ctx);
+
 /* The trace since the last reset. Buffers are named by the order in which
  * the trace first met their address (#0, #1, ...), so two traces of two
  * models in different memory compare equal exactly when their data flow

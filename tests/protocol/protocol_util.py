@@ -118,6 +118,37 @@ def printed(kc, expr, timeout=None):
     return stdout_of(run_ok(kc, f"print({expr})", timeout)).strip()
 
 
+CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                 "ship", "truck"]
+
+
+def cifar_records(n, seed):
+    """n CIFAR records whose colour depends on the class, so a model can learn."""
+    out = bytearray()
+    for i in range(n):
+        lab = (i * 7 + seed) % 10
+        out.append(lab)
+        for ch in range(3):
+            level = (lab * 25 + ch * 40) % 256
+            out += bytes(((level + (j * (i + 1)) % 17) % 256) for j in range(1024))
+    return bytes(out)
+
+
+def write_cifar_archive(path, n_train=256, n_test=100):
+    """A synthetic archive in the official CIFAR-10 binary layout, which
+    cifar10(split, root=path) reads; returns path as a str."""
+    import io
+    import tarfile
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in [("batches.meta.txt", ("\n".join(CIFAR_CLASSES) + "\n").encode()),
+                           ("data_batch_1.bin", cifar_records(n_train, 1)),
+                           ("test_batch.bin", cifar_records(n_test, 2))]:
+            info = tarfile.TarInfo("cifar-10-batches-bin/" + name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return str(path)
+
+
 def result_data(msgs):
     """The MIME bundle of the execute_result among msgs."""
     for m in msgs:

@@ -6,15 +6,13 @@ intact; an interrupt that keeps the trained weights and model.history.
 The data is a synthetic CIFAR-format archive written by the test, so
 nothing here depends on ../shared/data."""
 import ast
-import io
-import tarfile
 import time
 
 import pytest
 
 from ember_testenv import SLOW
 from protocol_util import (collect, drain_iopub, printed as _printed, run_error, run_ok,
-                           shell_reply, stdout_of)
+                           shell_reply, stdout_of, write_cifar_archive)
 
 # Training cells take longer than a plain cell.
 LONG = 120 * SLOW
@@ -31,35 +29,13 @@ def err(kc, code):
 def printed(kc, expr):
     return _printed(kc, expr, LONG)
 
-CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
-           "truck"]
 AUG = ("compose(random_crop(32, padding=4), hflip(), "
        "normalize(mean=[0.4914, 0.4822, 0.4465], std=[0.2471, 0.2435, 0.2616]))")
 
 
-def records(n, seed):
-    """n CIFAR records whose colour depends on the class, so a model can learn."""
-    out = bytearray()
-    for i in range(n):
-        lab = (i * 7 + seed) % 10
-        out.append(lab)
-        for ch in range(3):
-            level = (lab * 25 + ch * 40) % 256
-            out += bytes(((level + (j * (i + 1)) % 17) % 256) for j in range(1024))
-    return bytes(out)
-
-
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory):
-    path = tmp_path_factory.mktemp("fitdata") / "synthetic-cifar.tar.gz"
-    with tarfile.open(path, "w:gz") as tar:
-        for name, data in [("batches.meta.txt", ("\n".join(CLASSES) + "\n").encode()),
-                           ("data_batch_1.bin", records(256, 1)),
-                           ("test_batch.bin", records(100, 2))]:
-            info = tarfile.TarInfo("cifar-10-batches-bin/" + name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return str(path)
+    return write_cifar_archive(tmp_path_factory.mktemp("fitdata") / "synthetic-cifar.tar.gz")
 
 
 @pytest.fixture

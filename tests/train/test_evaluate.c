@@ -49,16 +49,22 @@ static void test_against_reference(ember_vit *vit, const ember_dataset *ds) {
     OK(ember_vit_upload_batch(vit, img, lab, n, E));
     float dev_loss = 0;
     int32_t dev_correct = -1;
-    OK(ember_vit_eval_batch(vit, &dev_loss, &dev_correct, E));
+    OK(ember_vit_eval_batch(vit, 0.0f, &dev_loss, &dev_correct, E));
     OK(vit->be->copy_d2h(vit->be, logits, vit->acts.logits.data, (size_t)n * K * sizeof(float), E) ||
        vit->be->sync(vit->be, E));
-    double want = ref_loss(logits, lab, n, K, vit->smoothing);
+    double want = ref_loss(logits, lab, n, K, 0.0); /* plain cross-entropy */
 
     ember_eval_result r, r7;
-    OK(ember_evaluate(vit, ds, NULL, 64, 1, NULL, NULL, &r, E));
+    OK(ember_evaluate(vit, ds, NULL, 64, 0.0, 1, NULL, NULL, &r, E));
     CHECK(r.n == n && r.n_classes == K, "sizes");
     printf("  loss %.8f (reference %.8f), accuracy %.4f, device count %d\n", r.loss, want, r.accuracy, dev_correct);
     CHECK(fabs(r.loss - want) < 1e-5 * fabs(want) + 1e-6, "loss %.8f vs float64 reference %.8f", r.loss, want);
+    ember_eval_result rs;
+    double want_s = ref_loss(logits, lab, n, K, 0.1);
+    OK(ember_evaluate(vit, ds, NULL, 64, 0.1, 0, NULL, NULL, &rs, E));
+    CHECK(fabs(rs.loss - want_s) < 1e-5 * fabs(want_s) + 1e-6, "smoothed loss %.8f vs float64 reference %.8f",
+          rs.loss, want_s);
+    ember_eval_result_free(&rs);
     CHECK(r.correct == dev_correct, "correct %lld vs the backend's count %d", (long long)r.correct, dev_correct);
     CHECK(r.accuracy == (double)r.correct / (double)n, "accuracy = correct / n");
     CHECK(r.accuracy > 0.15 && r.accuracy < 1.0, "a partly trained model (accuracy %.3f)", r.accuracy);
@@ -93,12 +99,12 @@ static void test_against_reference(ember_vit *vit, const ember_dataset *ds) {
     CHECK(!memcmp(rebuilt, r.confusion, (size_t)K * K * sizeof *rebuilt), "predictions rebuild the confusion matrix");
 
     /* Batch size does not change the answers (7 does not divide n). */
-    OK(ember_evaluate(vit, ds, NULL, 7, 1, NULL, NULL, &r7, E));
+    OK(ember_evaluate(vit, ds, NULL, 7, 0.0, 1, NULL, NULL, &r7, E));
     CHECK(!memcmp(r7.predictions, r.predictions, (size_t)n * sizeof(int32_t)), "batch 7: the same predictions");
     CHECK(fabs(r7.loss - r.loss) < 1e-6, "batch 7: the same loss (%.8f vs %.8f)", r7.loss, r.loss);
     ember_eval_result_free(&r7);
     /* A batch larger than the set. */
-    OK(ember_evaluate(vit, ds, NULL, 100000, 0, NULL, NULL, &r7, E));
+    OK(ember_evaluate(vit, ds, NULL, 100000, 0.0, 0, NULL, NULL, &r7, E));
     CHECK(r7.predictions == NULL && r7.correct == r.correct, "one oversized batch, no predictions asked");
     ember_eval_result_free(&r7);
     ember_eval_result_free(&r);
@@ -110,16 +116,28 @@ static void test_against_reference(ember_vit *vit, const ember_dataset *ds) {
     free(logits);
 }
 
-/* The loss uses the model's smoothing: 0 gives plain cross-entropy. */
+/* The loss is the criterion passed, never the model's own smoothing (a
+ * loaded checkpoint does not carry it): the same smoothing gives the same
+ * loss whatever vit->smoothing holds, and 0.1 matches the float64
+ * label-smoothed reference. */
 static void test_smoothing(ember_vit *vit, const ember_dataset *ds) {
-    ember_eval_result a, b;
+    ember_eval_result a, b, c;
     float keep = vit->smoothing;
-    OK(ember_evaluate(vit, ds, NULL, 64, 0, NULL, NULL, &a, E));
+    vit->smoothing = 0.3f;
+    OK(ember_evaluate(vit, ds, NULL, 64, 0.0, 0, NULL, NULL, &a, E));
     vit->smoothing = 0.0f;
-    OK(ember_evaluate(vit, ds, NULL, 64, 0, NULL, NULL, &b, E));
+    OK(ember_evaluate(vit, ds, NULL, 64, 0.0, 0, NULL, NULL, &b, E));
+    OK(ember_evaluate(vit, ds, NULL, 64, 0.1, 0, NULL, NULL, &c, E));
     vit->smoothing = keep;
-    CHECK(a.loss != b.loss && a.correct == b.correct, "smoothing changes the loss only (%.5f vs %.5f)", a.loss,
-          b.loss);
+    CHECK(a.loss == b.loss && a.label_smoothing == 0.0, "the model's smoothing does not change evaluate's loss (%.6f vs %.6f)",
+          a.loss, b.loss);
+    CHECK(c.loss != b.loss && c.correct == b.correct && c.label_smoothing == 0.1,
+          "smoothing 0.1 changes the loss only (%.5f vs %.5f)", c.loss, b.loss);
+    ember_eval_result e;
+    ember_err er;
+    CHECK(ember_evaluate(vit, ds, NULL, 64, 1.0, 0, NULL, NULL, &e, &er) == -1 && strstr(er.msg, "label_smoothing"),
+          "smoothing 1 refused");
+    ember_eval_result_free(&c);
     ember_eval_result_free(&a);
     ember_eval_result_free(&b);
 }
@@ -128,7 +146,7 @@ static void test_absent_classes(ember_vit *vit) {
     ember_dataset three;
     t_make_dataset(&three, 90, 32, 3, 41);
     ember_eval_result r;
-    OK(ember_evaluate(vit, &three, NULL, 32, 0, NULL, NULL, &r, E));
+    OK(ember_evaluate(vit, &three, NULL, 32, 0.0, 0, NULL, NULL, &r, E));
     CHECK(r.n_classes == 10, "the model's 10 classes");
     for (int k = 3; k < 10; k++) CHECK(isnan(r.class_acc[k]) && r.class_count[k] == 0, "class %d absent: NaN", k);
     for (int k = 0; k < 3; k++) CHECK(r.class_count[k] > 0 && !isnan(r.class_acc[k]), "class %d present", k);
@@ -152,9 +170,9 @@ static void test_pipeline(ember_vit *vit, const ember_dataset *ds) {
         cifar.steps[0].std[c] = std[c];
     }
     ember_eval_result a, b, c;
-    OK(ember_evaluate(vit, ds, NULL, 64, 1, NULL, NULL, &a, E));
-    OK(ember_evaluate(vit, ds, &id, 64, 1, NULL, NULL, &b, E));
-    OK(ember_evaluate(vit, ds, &cifar, 64, 1, NULL, NULL, &c, E));
+    OK(ember_evaluate(vit, ds, NULL, 64, 0.0, 1, NULL, NULL, &a, E));
+    OK(ember_evaluate(vit, ds, &id, 64, 0.0, 1, NULL, NULL, &b, E));
+    OK(ember_evaluate(vit, ds, &cifar, 64, 0.0, 1, NULL, NULL, &c, E));
     CHECK(a.loss == b.loss && !memcmp(a.predictions, b.predictions, (size_t)ds->n * sizeof(int32_t)),
           "normalize(0, 1) = to_tensor");
     CHECK(c.loss != a.loss, "normalize changes what the model sees");
@@ -169,7 +187,7 @@ static void test_pipeline(ember_vit *vit, const ember_dataset *ds) {
     crop.steps[0].padding = 0;
     ember_err e = {{0}};
     ember_eval_result r;
-    CHECK(ember_evaluate(vit, ds, &crop, 64, 0, NULL, NULL, &r, &e) == -1 && strstr(e.msg, "24x24") &&
+    CHECK(ember_evaluate(vit, ds, &crop, 64, 0.0, 0, NULL, NULL, &r, &e) == -1 && strstr(e.msg, "24x24") &&
               strstr(e.msg, "32x32"),
           "crop to 24: %s", e.msg);
 }
@@ -191,14 +209,14 @@ static int log_eval(void *ctx, int64_t done, int64_t total) {
 static void test_progress(ember_vit *vit, const ember_dataset *ds) {
     eval_log log = {0};
     ember_eval_result r;
-    OK(ember_evaluate(vit, ds, NULL, 64, 0, log_eval, &log, &r, E));
+    OK(ember_evaluate(vit, ds, NULL, 64, 0.0, 0, log_eval, &log, &r, E));
     CHECK(log.calls == 4 && log.last_done == ds->n && !log.bad, "203 images in 64s: 4 calls ending at 203 (%d, %lld)",
           log.calls, (long long)log.last_done);
     ember_eval_result_free(&r);
     eval_log stop = {.stop_at = 2};
     memset(&r, 0, sizeof r);
     ember_err e = {{0}};
-    int rc = ember_evaluate(vit, ds, NULL, 64, 1, log_eval, &stop, &r, &e);
+    int rc = ember_evaluate(vit, ds, NULL, 64, 0.0, 1, log_eval, &stop, &r, &e);
     CHECK(rc == EMBER_FIT_STOPPED && stop.calls == 2 && r.confusion == NULL && r.n == 0,
           "stopped after 2 batches: rc %d, %d calls", rc, stop.calls);
 }
@@ -208,17 +226,18 @@ static void test_refusals(ember_vit *vit, const ember_dataset *ds) {
     ember_eval_result r;
     memset(&r, 0x5a, sizeof r);
     ember_eval_result untouched = r;
-    CHECK(ember_evaluate(vit, ds, NULL, 0, 0, NULL, NULL, &r, &e) == -1 && strstr(e.msg, "batch_size"),
-          "batch 0: %s", e.msg);
+    CHECK(ember_evaluate(vit, ds, NULL, 0, 0.0, 0, NULL, NULL, &r, &e) == -1 && strstr(e.msg, "batch_size") &&
+              strncmp(e.msg, "evaluate", 8) != 0,
+          "batch 0 (the binding, not the engine, names evaluate): %s", e.msg);
     CHECK(!memcmp(&r, &untouched, sizeof r), "*out untouched on error");
     ember_dataset eleven, big;
     t_make_dataset(&eleven, 20, 32, 11, 51);
-    CHECK(ember_evaluate(vit, &eleven, NULL, 8, 0, NULL, NULL, &r, &e) == -1 && strstr(e.msg, "11 classes"),
+    CHECK(ember_evaluate(vit, &eleven, NULL, 8, 0.0, 0, NULL, NULL, &r, &e) == -1 && strstr(e.msg, "11 classes"),
           "11 classes: %s", e.msg);
     t_make_dataset(&big, 4, 64, 10, 52);
-    CHECK(ember_evaluate(vit, &big, NULL, 8, 0, NULL, NULL, &r, &e) == -1 && strstr(e.msg, "64x64"),
+    CHECK(ember_evaluate(vit, &big, NULL, 8, 0.0, 0, NULL, NULL, &r, &e) == -1 && strstr(e.msg, "64x64"),
           "64x64: %s", e.msg);
-    CHECK(ember_evaluate(vit, NULL, NULL, 8, 0, NULL, NULL, &r, &e) == -1, "no dataset");
+    CHECK(ember_evaluate(vit, NULL, NULL, 8, 0.0, 0, NULL, NULL, &r, &e) == -1, "no dataset");
     ember_dataset_free(&eleven);
     ember_dataset_free(&big);
 }

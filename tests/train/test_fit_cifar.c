@@ -63,7 +63,7 @@ int main(int argc, char **argv) {
     ember_augment norm = {.n = 1};
     norm.steps[0] = aug.steps[5];
     ember_eval_result r;
-    OK(ember_evaluate(&vit, &test, &norm, 64, 1, NULL, NULL, &r, E)); /* fit's eval batch */
+    OK(ember_evaluate(&vit, &test, &norm, 64, o.label_smoothing, 1, NULL, NULL, &r, E)); /* fit's batch and criterion */
     const int64_t want[10] = {103, 89, 100, 103, 90, 86, 112, 102, 106, 109};
     int64_t sum = 0;
     for (int k = 0; k < 10; k++) {
@@ -85,7 +85,7 @@ int main(int argc, char **argv) {
     OK(ember_vit_load_safetensors(&back, &f, NULL, E));
     ember_st_close(&f);
     ember_eval_result r2;
-    OK(ember_evaluate(&back, &test, &norm, 64, 1, NULL, NULL, &r2, E));
+    OK(ember_evaluate(&back, &test, &norm, 64, o.label_smoothing, 1, NULL, NULL, &r2, E));
     CHECK(r2.loss == r.loss && !memcmp(r2.predictions, r.predictions, 1000 * sizeof(int32_t)),
           "the reloaded model predicts the same");
     unlink(path);
