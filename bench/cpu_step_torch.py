@@ -32,7 +32,7 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    model = ViT(dim=a.dim, depth=a.depth, heads=a.heads, hidden=4 * a.dim)
+    model = ViT(dim=a.dim, depth=a.depth, heads=a.heads, mlp_hidden=4 * a.dim)
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.05)
     x = torch.rand(a.batch, 3, 32, 32) * 2 - 1

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cancel.h"
 #include "core/philox.h"
 
 #define PARAM_ALIGN 64 /* elements: every parameter starts 256-byte aligned */
@@ -41,16 +42,27 @@ int ember_vit_config_check(const ember_vit_config *c, ember_err *err) {
     if (!(c->dropout >= 0.0f && c->dropout < 1.0f))
         return ember_err_set(err, "ViT: dropout must be in [0, 1), got %g", (double)c->dropout);
     if (!(c->ln_eps > 0.0f)) return ember_err_set(err, "ViT: LayerNorm eps must be > 0");
+    if (!ember_vit_init_name(c->init))
+        return ember_err_set(err, "ViT: unknown initialisation %d (torch or timm)", (int)c->init);
     if (c->compute_dtype != EMBER_F32 && c->compute_dtype != EMBER_BF16)
         return ember_err_set(err, "ViT: the compute dtype must be f32 or bf16 (mixed precision), got %s",
                              ember_dtype_name(c->compute_dtype));
-    if (c->image_size > 4096 || c->dim > 65536 || c->depth > 1024 || c->mlp_hidden > 1 << 20 ||
-        c->num_classes > 1 << 20 || c->in_chans > 64)
-        return ember_err_set(err, "ViT: sizes are unreasonably large");
+    /* The limits keep every size and product in int and int64_t range; the
+     * message names the one exceeded so the caller can say it. */
+    static const struct {
+        const char *what;
+        int limit;
+    } lim[] = {{"image size", EMBER_VIT_MAX_IMAGE}, {"width (dim)", EMBER_VIT_MAX_DIM},
+               {"depth", EMBER_VIT_MAX_DEPTH},       {"MLP width", EMBER_VIT_MAX_MLP},
+               {"number of classes", EMBER_VIT_MAX_CLASSES}, {"number of channels", EMBER_VIT_MAX_CHANS}};
+    const int have[] = {c->image_size, c->dim, c->depth, c->mlp_hidden, c->num_classes, c->in_chans};
+    for (size_t i = 0; i < sizeof lim / sizeof *lim; i++)
+        if (have[i] > lim[i].limit)
+            return ember_err_set(err, "ViT: the %s is %d; at most %d", lim[i].what, have[i], lim[i].limit);
     return 0;
 }
 
-/* Walks the parameters in PyTorch's named_parameters() order. With out ==
+/* Walks the parameters in module order (vit.h). With out ==
  * NULL it only counts. */
 static int build_params(const ember_vit_config *c, ember_vit_param *out, int64_t *n_elems,
                         int64_t *n_trainable) {
@@ -200,18 +212,54 @@ static double uniform01(uint64_t seed, uint64_t i) {
     return ((double)r + 0.5) / 4294967296.0;
 }
 
+static double normal(uint64_t seed, uint64_t *ctr, double std) {
+    double u1 = uniform01(seed, (*ctr)++), u2 = uniform01(seed, (*ctr)++);
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2) * std;
+}
+
 static double trunc_normal(uint64_t seed, uint64_t *ctr, double std) {
     for (;;) {
-        double u1 = uniform01(seed, (*ctr)++), u2 = uniform01(seed, (*ctr)++);
-        double z = sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2) * std;
+        double z = normal(seed, ctr, std);
         if (z >= -2.0 && z <= 2.0) return z;
     }
 }
 
+const char *ember_vit_init_name(ember_vit_init init) {
+    switch (init) {
+    case EMBER_VIT_INIT_TORCH: return "torch";
+    case EMBER_VIT_INIT_TIMM: return "timm";
+    }
+    return NULL;
+}
+
+int ember_vit_init_parse(const char *name, ember_vit_init *out) {
+    if (!name) return -1;
+    if (strcmp(name, "torch") == 0) *out = EMBER_VIT_INIT_TORCH;
+    else if (strcmp(name, "timm") == 0) *out = EMBER_VIT_INIT_TIMM;
+    else return -1;
+    return 0;
+}
+
+/* PyTorch's fan_in of the Linear or Conv2d a parameter belongs to: the
+ * weight's elements per output. A bias has no fan of its own; nn.Linear
+ * and nn.Conv2d bound it by their weight's. */
+static double layer_fan_in(const ember_vit *vit, const ember_vit_param *p) {
+    const ember_vit_param *w = p;
+    size_t ln = strlen(p->name);
+    if (ln >= 5 && strcmp(p->name + ln - 5, ".bias") == 0) {
+        char nm[EMBER_VIT_NAME_MAX + 8];
+        snprintf(nm, sizeof nm, "%.*sweight", (int)(ln - 4), p->name);
+        w = ember_vit_find_param(vit, nm);
+    }
+    return w && w->ndim >= 2 && w->shape[0] > 0 ? (double)(w->numel / w->shape[0]) : 1.0;
+}
+
+/* One counter sequence over the parameters in order, so adding a scheme
+ * never moves another scheme's draws: EMBER_VIT_INIT_TIMM gives the same
+ * bits as before the torch scheme existed. */
 static void init_params(const ember_vit *vit, float *h, uint64_t seed) {
     uint64_t ctr = 0;
-    double fan_in = (double)vit->cfg.in_chans * vit->cfg.patch * vit->cfg.patch;
-    double bound = 1.0 / sqrt(fan_in);
+    const int timm = vit->cfg.init == EMBER_VIT_INIT_TIMM;
     for (int i = 0; i < vit->n_params; i++) {
         const ember_vit_param *p = &vit->params[i];
         float *d = h + p->offset;
@@ -219,12 +267,17 @@ static void init_params(const ember_vit *vit, float *h, uint64_t seed) {
         size_t ln = strlen(nm);
         int is_bias = ln >= 5 && strcmp(nm + ln - 5, ".bias") == 0;
         int is_norm = strstr(nm, "norm") != NULL;
+        int is_patch = strncmp(nm, "patch_embed.", 12) == 0;
+        int is_pos = strcmp(nm, "pos_embed") == 0;
+        double bound = is_norm || is_pos ? 0.0 : 1.0 / sqrt(layer_fan_in(vit, p));
         for (int64_t j = 0; j < p->numel; j++) {
             double v;
-            if (strncmp(nm, "patch_embed.", 12) == 0)
-                v = (2.0 * uniform01(seed, ctr++) - 1.0) * bound;
-            else if (is_norm)
+            if (is_norm)
                 v = is_bias ? 0.0 : 1.0;
+            else if (is_pos)
+                v = timm ? trunc_normal(seed, &ctr, 0.02) : normal(seed, &ctr, 0.02);
+            else if (is_patch || !timm)
+                v = (2.0 * uniform01(seed, ctr++) - 1.0) * bound;
             else if (is_bias)
                 v = 0.0;
             else
@@ -404,6 +457,13 @@ static uint64_t site_offset(const ember_vit *vit, int layer, int site) {
     return site == SITE_ATT ? base : site == SITE_HID ? base + c_btc : base + c_btc + c_hid;
 }
 
+/* Every backend op of the forward and the backward is preceded by a
+ * cancellation check (core/cancel.h): an interrupt stops a pass before its
+ * next op, the only place a host can stop GPU work (on the CPU long ops
+ * also check inside). A stopped pass leaves activations and gradients
+ * half-written and nothing else: weights change only in AdamW. */
+#define CK(call) (ember_cancel_check(err) || (call))
+
 /* y = x W^T + b for x [R, in], W [out, in]; gelu: y = gelu(.), pre kept. */
 static int linear_fwd(const ember_backend *be, ember_tensor *y, ember_tensor *pre, const ember_tensor *x,
                       const ember_tensor *w, const ember_tensor *b, ember_err *err) {
@@ -411,7 +471,7 @@ static int linear_fwd(const ember_backend *be, ember_tensor *y, ember_tensor *pr
     ember_gemm g = ember_gemm_default(ember_tensor_numel(x) / in, out, in);
     g.trans_b = 1;
     g.gelu = pre != NULL;
-    return be->matmul(be, &g, x, w, b, y, pre, err);
+    return CK(be->matmul(be, &g, x, w, b, y, pre, err));
 }
 
 /* dW += dy^T x, db += sum dy, dx (=) dy W (dx may be NULL). */
@@ -421,17 +481,17 @@ static int linear_bwd(const ember_backend *be, ember_tensor *dx, ember_tensor *d
     ember_gemm gw = ember_gemm_default(out, in, R);
     gw.trans_a = 1;
     gw.beta = 1.0f;
-    if (be->matmul(be, &gw, dy, x, NULL, dw, NULL, err)) return -1;
-    if (be->bias_grad(be, db, dy, 1, err)) return -1;
+    if (CK(be->matmul(be, &gw, dy, x, NULL, dw, NULL, err))) return -1;
+    if (CK(be->bias_grad(be, db, dy, 1, err))) return -1;
     if (!dx) return 0;
     ember_gemm gx = ember_gemm_default(R, in, out);
-    return be->matmul(be, &gx, dy, w, NULL, dx, NULL, err);
+    return CK(be->matmul(be, &gx, dy, w, NULL, dx, NULL, err));
 }
 
 static int drop_fwd(ember_vit *vit, ember_tensor *t, int training, int layer, int site, ember_err *err) {
     if (!training || vit->cfg.dropout == 0.0f) return 0;
-    return vit->be->dropout_fwd(vit->be, t, t, vit->cfg.dropout, vit->seed, site_offset(vit, layer, site),
-                                &vit->step, err);
+    return CK(vit->be->dropout_fwd(vit->be, t, t, vit->cfg.dropout, vit->seed, site_offset(vit, layer, site),
+                                   &vit->step, err));
 }
 
 /* Without dropout, fp32 copies (or does nothing in place); mixed
@@ -444,9 +504,9 @@ static int drop_bwd(ember_vit *vit, ember_tensor *dx, const ember_tensor *dy, in
     float p = training ? vit->cfg.dropout : 0.0f;
     if (p == 0.0f && !ember_vit_mixed(vit)) {
         if (dx->data == dy->data) return 0;
-        return be->copy_d2d(be, dx->data, dy->data, ember_tensor_nbytes(dy), err);
+        return CK(be->copy_d2d(be, dx->data, dy->data, ember_tensor_nbytes(dy), err));
     }
-    return be->dropout_bwd(be, dx, dy, p, vit->seed, site_offset(vit, layer, site), &vit->step, 0, err);
+    return CK(be->dropout_bwd(be, dx, dy, p, vit->seed, site_offset(vit, layer, site), &vit->step, 0, err));
 }
 
 /* Where a block's attention projection and FC2 write before joining the
@@ -472,45 +532,49 @@ int ember_vit_forward(ember_vit *vit, int training, ember_err *err) {
     if (!A->batch) return ember_err_set(err, "ViT forward: no batch size set");
     ember_tensor pw;
     if (patch_w2d(&W->patch_w, &pw, err)) return -1;
-    if (be->im2col_fwd(be, &A->cols, &A->images, c->patch, err) ||
+    if (CK(be->im2col_fwd(be, &A->cols, &A->images, c->patch, err)) ||
         linear_fwd(be, &A->emb, NULL, &A->cols, &pw, &W->patch_b, err) ||
-        be->pos_embed_fwd(be, &A->res[0], &A->emb, &W->pos, err) ||
+        CK(be->pos_embed_fwd(be, &A->res[0], &A->emb, &W->pos, err)) ||
         drop_fwd(vit, &A->res[0], training, -1, 0, err))
         return ember_err_prefix(err, "ViT forward (embedding): ");
     for (int l = 0; l < c->depth; l++) {
         ember_vit_layer_acts *L = &A->layers[l];
         ember_vit_block_t *b = &W->blocks[l];
         ember_tensor *x = &A->res[l], *y = &A->res[l + 1], *br = branch_of(vit, y);
-        if (be->layernorm_fwd(be, &L->ln1, &L->ln1_mean, &L->ln1_rstd, x, &b->ln1_w, &b->ln1_b, c->ln_eps, err) ||
+        if (CK(be->layernorm_fwd(be, &L->ln1, &L->ln1_mean, &L->ln1_rstd, x, &b->ln1_w, &b->ln1_b, c->ln_eps,
+                                 err)) ||
             linear_fwd(be, &L->qkv, NULL, &L->ln1, &b->qkv_w, &b->qkv_b, err) ||
-            be->attention_fwd(be, &L->att, &L->lse, &L->qkv, c->heads, 0, err) ||
+            CK(be->attention_fwd(be, &L->att, &L->lse, &L->qkv, c->heads, 0, err)) ||
             linear_fwd(be, br, NULL, &L->att, &b->proj_w, &b->proj_b, err) ||
-            drop_fwd(vit, br, training, l, SITE_ATT, err) || be->add(be, &L->mid, x, br, err))
+            drop_fwd(vit, br, training, l, SITE_ATT, err) || CK(be->add(be, &L->mid, x, br, err)))
             return ember_err_prefix(err, "ViT forward (block %d attention): ", l);
         /* MLP branch. */
-        if (be->layernorm_fwd(be, &L->ln2, &L->ln2_mean, &L->ln2_rstd, &L->mid, &b->ln2_w, &b->ln2_b, c->ln_eps,
-                              err) ||
+        if (CK(be->layernorm_fwd(be, &L->ln2, &L->ln2_mean, &L->ln2_rstd, &L->mid, &b->ln2_w, &b->ln2_b,
+                                 c->ln_eps, err)) ||
             linear_fwd(be, &L->fc1_act, &L->fc1_pre, &L->ln2, &b->fc1_w, &b->fc1_b, err) ||
             drop_fwd(vit, &L->fc1_act, training, l, SITE_HID, err) ||
             linear_fwd(be, br, NULL, &L->fc1_act, &b->fc2_w, &b->fc2_b, err) ||
-            drop_fwd(vit, br, training, l, SITE_OUT, err) || be->add(be, y, &L->mid, br, err))
+            drop_fwd(vit, br, training, l, SITE_OUT, err) || CK(be->add(be, y, &L->mid, br, err)))
             return ember_err_prefix(err, "ViT forward (block %d MLP): ", l);
     }
-    if (be->layernorm_fwd(be, &A->lnf, &A->lnf_mean, &A->lnf_rstd, &A->res[c->depth], &W->norm_w, &W->norm_b,
-                          c->ln_eps, err) ||
-        be->mean_tokens_fwd(be, &A->pooled, &A->lnf, err) ||
+    if (CK(be->layernorm_fwd(be, &A->lnf, &A->lnf_mean, &A->lnf_rstd, &A->res[c->depth], &W->norm_w,
+                             &W->norm_b, c->ln_eps, err)) ||
+        CK(be->mean_tokens_fwd(be, &A->pooled, &A->lnf, err)) ||
         linear_fwd(be, &A->logits, NULL, &A->pooled, &W->head_w, &W->head_b, err))
         return ember_err_prefix(err, "ViT forward (head): ");
     return 0;
 }
 
-int ember_vit_loss(ember_vit *vit, ember_err *err) {
+int ember_vit_loss_with(ember_vit *vit, float smoothing, ember_err *err) {
     const ember_backend *be = vit->be;
     ember_vit_acts *A = &vit->acts;
     if (!A->batch) return ember_err_set(err, "ViT loss: no batch size set");
-    return be->ce_fwd(be, &A->loss, &A->probs, &A->logits, &A->labels, vit->smoothing, 1.0f / (float)A->batch, 0,
-                      err);
+    if (!(smoothing >= 0.0f && smoothing < 1.0f))
+        return ember_err_set(err, "ViT loss: label smoothing must be in [0, 1), got %g", (double)smoothing);
+    return be->ce_fwd(be, &A->loss, &A->probs, &A->logits, &A->labels, smoothing, 1.0f / (float)A->batch, 0, err);
 }
+
+int ember_vit_loss(ember_vit *vit, ember_err *err) { return ember_vit_loss_with(vit, vit->smoothing, err); }
 
 int ember_vit_backward(ember_vit *vit, int training, ember_err *err) {
     const ember_backend *be = vit->be;
@@ -518,13 +582,13 @@ int ember_vit_backward(ember_vit *vit, int training, ember_err *err) {
     ember_vit_acts *A = &vit->acts;
     ember_vit_tensors *W = &vit->wc, *G = &vit->gt;
     if (!A->batch) return ember_err_set(err, "ViT backward: no batch size set");
-    if (be->zero(be, &vit->g, err)) return -1;
+    if (CK(be->zero(be, &vit->g, err))) return -1;
     /* Head, final norm, pooling. */
-    if (be->ce_bwd(be, &A->dlogits, &A->probs, &A->labels, vit->smoothing, 1.0f / (float)A->batch, err) ||
+    if (CK(be->ce_bwd(be, &A->dlogits, &A->probs, &A->labels, vit->smoothing, 1.0f / (float)A->batch, err)) ||
         linear_bwd(be, &A->dpooled, &G->head_w, &G->head_b, &A->dlogits, &A->pooled, &W->head_w, err) ||
-        be->mean_tokens_bwd(be, &A->dln, &A->dpooled, err) ||
-        be->layernorm_bwd(be, &A->dres, &G->norm_w, &G->norm_b, &A->dln, &A->res[c->depth], &A->lnf_mean,
-                          &A->lnf_rstd, &W->norm_w, 0, err))
+        CK(be->mean_tokens_bwd(be, &A->dln, &A->dpooled, err)) ||
+        CK(be->layernorm_bwd(be, &A->dres, &G->norm_w, &G->norm_b, &A->dln, &A->res[c->depth], &A->lnf_mean,
+                             &A->lnf_rstd, &W->norm_w, 0, err)))
         return ember_err_prefix(err, "ViT backward (head): ");
     /* dres holds d(loss)/d(res[l+1]) on entry to each block, d/d(res[l]) on exit. */
     for (int l = c->depth - 1; l >= 0; l--) {
@@ -533,23 +597,23 @@ int ember_vit_backward(ember_vit *vit, int training, ember_err *err) {
         if (drop_bwd(vit, &A->dtmp, &A->dres, training, l, SITE_OUT, err) ||
             linear_bwd(be, &A->dhid, &gb->fc2_w, &gb->fc2_b, &A->dtmp, &L->fc1_act, &b->fc2_w, err) ||
             drop_bwd(vit, &A->dhid, &A->dhid, training, l, SITE_HID, err) ||
-            be->gelu_bwd(be, &A->dhid, &A->dhid, &L->fc1_pre, 0, err) ||
+            CK(be->gelu_bwd(be, &A->dhid, &A->dhid, &L->fc1_pre, 0, err)) ||
             linear_bwd(be, &A->dln, &gb->fc1_w, &gb->fc1_b, &A->dhid, &L->ln2, &b->fc1_w, err) ||
-            be->layernorm_bwd(be, &A->dres, &gb->ln2_w, &gb->ln2_b, &A->dln, &L->mid, &L->ln2_mean, &L->ln2_rstd,
-                              &b->ln2_w, 1, err))
+            CK(be->layernorm_bwd(be, &A->dres, &gb->ln2_w, &gb->ln2_b, &A->dln, &L->mid, &L->ln2_mean,
+                                 &L->ln2_rstd, &b->ln2_w, 1, err)))
             return ember_err_prefix(err, "ViT backward (block %d MLP): ", l);
         if (drop_bwd(vit, &A->dtmp, &A->dres, training, l, SITE_ATT, err) ||
             linear_bwd(be, &A->dln, &gb->proj_w, &gb->proj_b, &A->dtmp, &L->att, &b->proj_w, err) ||
-            be->attention_bwd(be, &A->dqkv, &A->dln, &L->qkv, &L->att, &L->lse, c->heads, 0, err) ||
+            CK(be->attention_bwd(be, &A->dqkv, &A->dln, &L->qkv, &L->att, &L->lse, c->heads, 0, err)) ||
             linear_bwd(be, &A->dln, &gb->qkv_w, &gb->qkv_b, &A->dqkv, &L->ln1, &b->qkv_w, err) ||
-            be->layernorm_bwd(be, &A->dres, &gb->ln1_w, &gb->ln1_b, &A->dln, &A->res[l], &L->ln1_mean,
-                              &L->ln1_rstd, &b->ln1_w, 1, err))
+            CK(be->layernorm_bwd(be, &A->dres, &gb->ln1_w, &gb->ln1_b, &A->dln, &A->res[l], &L->ln1_mean,
+                                 &L->ln1_rstd, &b->ln1_w, 1, err)))
             return ember_err_prefix(err, "ViT backward (block %d attention): ", l);
     }
     ember_tensor pw, gpw;
     if (patch_w2d(&W->patch_w, &pw, err) || patch_w2d(&G->patch_w, &gpw, err)) return -1;
     if (drop_bwd(vit, &A->dtmp, &A->dres, training, -1, 0, err) ||
-        be->pos_embed_bwd(be, &G->pos, &A->dtmp, 1, err) ||
+        CK(be->pos_embed_bwd(be, &G->pos, &A->dtmp, 1, err)) ||
         linear_bwd(be, NULL, &gpw, &G->patch_b, &A->dtmp, &A->cols, &pw, err))
         return ember_err_prefix(err, "ViT backward (embedding): ");
     return 0;

@@ -7,22 +7,37 @@
  * -> final LayerNorm -> mean over the T tokens (no class token) -> Linear head.
  * GELU is the exact (erf) one; LayerNorm eps defaults to 1e-5 (PyTorch's).
  *
- * Parameters live in ONE contiguous f32 buffer (llm.c style), in PyTorch's
- * named_parameters() order, each starting on a 64-element boundary (the gaps
- * are zero and stay zero). Gradients, AdamW m and v are buffers of the same
- * layout, so the optimizer is one fused call over everything. Names follow
- * timm/PyTorch: patch_embed.weight [C, 3, p, p], patch_embed.bias, pos_embed
+ * Parameters live in ONE contiguous f32 buffer (llm.c style), in module
+ * order (patch embedding, pos_embed, blocks, norm, head; PyTorch's
+ * named_parameters() lists pos_embed first, as a parameter of the top
+ * module), each starting on a 64-element boundary (the gaps are zero and
+ * stay zero). Gradients, AdamW m and v are buffers of the same layout, so
+ * the optimizer is one fused call over everything. Names and shapes are
+ * exactly the state_dict() of the reference PyTorch model
+ * (bench/torch_vit.py), so checkpoints load both ways with strict=True:
+ * patch_embed.weight [C, in_chans, p, p], patch_embed.bias, pos_embed
  * [1, T, C], blocks.N.norm1.{weight,bias}, blocks.N.attn.qkv.{weight,bias},
  * blocks.N.attn.proj.{weight,bias}, blocks.N.norm2.{weight,bias},
  * blocks.N.mlp.fc1.{weight,bias}, blocks.N.mlp.fc2.{weight,bias},
  * norm.{weight,bias}, head.{weight,bias}.
  *
- * Initialisation (timm's ViT): Linear weights and pos_embed ~ N(0, 0.02)
- * truncated to [-2, 2] (timm's trunc_normal_ bounds, absolute); Linear
- * biases 0; LayerNorm weight 1, bias 0; the patch embedding keeps PyTorch's
- * Conv2d default, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias
- * (fan_in = 3 p^2). Random numbers come from Philox with the model's seed,
- * so an initialisation is reproducible on every machine.
+ * Initialisation (cfg.init), two schemes:
+ *   EMBER_VIT_INIT_TORCH (the default): what the reference PyTorch model
+ *     (bench/torch_vit.py) gets from its layers' own defaults. Every Linear
+ *     (qkv, proj, fc1, fc2, head) and the Conv2d patch embedding: weight
+ *     and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in_features
+ *     (in_chans p^2 for the patch embedding; the weights'
+ *     kaiming_uniform_(a=sqrt(5)) comes to that bound); LayerNorm weight 1,
+ *     bias 0; pos_embed ~ N(0, 0.02), not truncated (torch.randn * 0.02).
+ *   EMBER_VIT_INIT_TIMM: timm's ViT. Linear weights and pos_embed ~
+ *     N(0, 0.02) truncated to [-2, 2] (timm's trunc_normal_ bounds,
+ *     absolute, so in effect untruncated); Linear biases 0; LayerNorm 1, 0;
+ *     the patch embedding as above. Bit for bit what Ember's default was
+ *     before the torch scheme: on the q1 recipe it learns more slowly at
+ *     small sizes (docs/BENCHMARKS.md).
+ * Random numbers come from Philox keyed by the model's seed, drawn on the
+ * host in parameter order, so an initialisation is the same on every
+ * machine and backend.
  *
  * Default size (dim 384, depth 8, heads 8, mlp 4x, patch 4, 32x32, 10
  * classes): 14,243,722 parameters, the same as the PyTorch model (checked by
@@ -52,6 +67,17 @@
 extern "C" {
 #endif
 
+/* Zero is the default so that a zero-initialised config gets it too. */
+typedef enum ember_vit_init {
+    EMBER_VIT_INIT_TORCH = 0,
+    EMBER_VIT_INIT_TIMM = 1,
+} ember_vit_init;
+
+/* "torch" / "timm"; NULL for a value outside the enum. */
+const char *ember_vit_init_name(ember_vit_init init);
+/* The scheme named `name`; -1 (out untouched) for an unknown name. */
+int ember_vit_init_parse(const char *name, ember_vit_init *out);
+
 typedef struct ember_vit_config {
     int image_size;  /* 32 */
     int patch;       /* 4 */
@@ -66,10 +92,20 @@ typedef struct ember_vit_config {
     /* EMBER_F32 (0, the default): fp32 throughout, on any backend.
      * EMBER_BF16: mixed precision (see the top), CUDA backend only. */
     ember_dtype compute_dtype;
+    ember_vit_init init; /* EMBER_VIT_INIT_TORCH (0, the default) or _TIMM; see the top */
 } ember_vit_config;
 
+/* Largest sizes ember_vit_config_check accepts. */
+#define EMBER_VIT_MAX_IMAGE 4096
+#define EMBER_VIT_MAX_DIM 65536
+#define EMBER_VIT_MAX_DEPTH 1024
+#define EMBER_VIT_MAX_MLP (1 << 20)
+#define EMBER_VIT_MAX_CLASSES (1 << 20)
+#define EMBER_VIT_MAX_CHANS 64
+
 ember_vit_config ember_vit_default_config(void);
-/* Checks sizes (positive, patch divides the image, heads divide dim, ...). */
+/* Checks sizes (positive, patch divides the image, heads divide dim, at
+ * most the limits above, ...) and the init scheme. */
 int ember_vit_config_check(const ember_vit_config *cfg, ember_err *err);
 /* Number of trainable parameters (the sum of every tensor's numel). */
 int64_t ember_vit_param_count(const ember_vit_config *cfg);
@@ -162,9 +198,9 @@ typedef struct ember_vit {
     ember_vit_tensors wc;
 } ember_vit;
 
-/* Builds the model on `be`, initialised from `seed` (see above). A
- * cfg->compute_dtype of EMBER_BF16 on a backend other than CUDA is refused
- * with an error saying to use fp32 there. */
+/* Builds the model on `be`, initialised from `seed` with the scheme
+ * cfg->init (see above). A cfg->compute_dtype of EMBER_BF16 on a backend
+ * other than CUDA is refused with an error saying to use fp32 there. */
 int ember_vit_create(ember_vit *vit, const ember_vit_config *cfg, const ember_backend *be,
                      uint64_t seed, ember_err *err);
 void ember_vit_destroy(ember_vit *vit);
@@ -188,9 +224,14 @@ const ember_vit_param *ember_vit_find_param(const ember_vit *vit, const char *na
 /* Forward on vit->acts.images (already on the device, [B, 3, H, W] f32)
  * into acts.logits (f32 in both modes). training: dropout on. */
 int ember_vit_forward(ember_vit *vit, int training, ember_err *err);
-/* Loss on acts.logits and acts.labels into acts.loss (batch mean, with label
- * smoothing vit->smoothing) and acts.probs. */
+/* Loss on acts.logits and acts.labels into acts.loss (batch mean) and
+ * acts.probs: the training criterion, cross-entropy with label smoothing
+ * vit->smoothing (what backward differentiates). */
 int ember_vit_loss(ember_vit *vit, ember_err *err);
+/* The same with an explicit label smoothing in [0, 1): evaluation passes
+ * its own criterion (0 = plain cross-entropy), so that what it reports
+ * never depends on state a checkpoint does not carry. */
+int ember_vit_loss_with(ember_vit *vit, float smoothing, ember_err *err);
 /* Backward from acts.probs (after forward + loss, same `training`): zeroes
  * and fills the gradient buffer vit->g. */
 int ember_vit_backward(ember_vit *vit, int training, ember_err *err);
@@ -221,8 +262,9 @@ int ember_vit_train_step(ember_vit *vit, float lr, float *loss, ember_err *err);
  * *correct (may be NULL). Syncs when loss or correct is asked for. For fit
  * loops reporting train accuracy (engine/train). */
 int ember_vit_train_step_count(ember_vit *vit, float lr, float *loss, int32_t *correct, ember_err *err);
-/* forward (dropout off) + loss; loss and number of correct predictions. */
-int ember_vit_eval_batch(ember_vit *vit, float *loss, int32_t *correct, ember_err *err);
+/* forward (dropout off) + cross-entropy with label smoothing `smoothing`
+ * (0: plain); the batch's mean loss and number of correct predictions. */
+int ember_vit_eval_batch(ember_vit *vit, float smoothing, float *loss, int32_t *correct, ember_err *err);
 
 /* Weights from / to host memory and safetensors files (PyTorch names). */
 int ember_vit_load_safetensors(ember_vit *vit, const ember_st_file *f, const char *prefix,

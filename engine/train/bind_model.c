@@ -30,6 +30,9 @@ typedef struct train_model {
      * MLP width as an int, which would print as 0.10000000149 and 1536. */
     double dropout;
     double mlp_ratio;
+    /* The initialisation scheme the weights started from ("torch" or
+     * "timm"); NULL when unknown (loaded from a file that does not say). */
+    const char *init;
     train_model_state state; /* what fit() remembers (train/bind.h) */
 } train_model;
 
@@ -94,15 +97,19 @@ static void ratio_text(double r, char *buf, size_t len)
 static void config_line(const train_model *m, char *buf, size_t len)
 {
     const ember_vit_config *c = &m->vit.cfg;
-    char ratio[32], drop[32], ch[32] = "";
+    char ratio[32], drop[32], ch[32] = "", init[32] = "";
     ratio_text(m->mlp_ratio, ratio, sizeof ratio);
     lang_format_float(m->dropout, drop, sizeof drop);
     if (c->in_chans != 3)
         snprintf(ch, sizeof ch, ", channels=%d", c->in_chans);
+    /* like channels, shown only when it differs from vit()'s default */
+    if (m->init && strcmp(m->init, "torch"))
+        snprintf(init, sizeof init, ", init='%s'", m->init);
     snprintf(buf, len,
              "ViT(image_size=%d, patch_size=%d, dim=%d, heads=%d, layers=%d, mlp_ratio=%s, "
-             "classes=%d, dropout=%s%s)",
-             c->image_size, c->patch, c->dim, c->heads, c->depth, ratio, c->num_classes, drop, ch);
+             "classes=%d, dropout=%s%s%s)",
+             c->image_size, c->patch, c->dim, c->heads, c->depth, ratio, c->num_classes, drop, ch,
+             init);
 }
 
 /* "<config line>  14,243,722 parameters, cpu, fp32" */
@@ -304,7 +311,7 @@ static json_t *model_mime(const lang_value *self)
 
 static const char *const model_attrs[] = {
     "params", "device", "precision", "config", "steps", "image_size", "patch_size", "dim",
-    "heads",  "layers", "mlp_ratio", "classes", "dropout", "channels", "seed", "history",
+    "heads",  "layers", "mlp_ratio", "classes", "dropout", "channels", "seed", "init", "history",
 };
 
 static lang_value *model_getattr(lang_ctx *cx, lang_value *self, const char *name)
@@ -346,6 +353,8 @@ static lang_value *model_getattr(lang_ctx *cx, lang_value *self, const char *nam
         return lang_int(c->in_chans);
     if (!strcmp(name, "seed"))
         return lang_int((int64_t)vit->seed);
+    if (!strcmp(name, "init"))
+        return m->init ? lang_cstr(m->init) : lang_none();
     if (!strcmp(name, "history"))
         return train_run_value(cx, m->state.history.epochs, m->state.history.n,
                                "every epoch this model has trained");
@@ -363,7 +372,8 @@ static void model_attr_names(const lang_value *self, void (*add)(void *acc, cons
 /* ---- saving ------------------------------------------------------------------ */
 
 /* The configuration as string metadata: the shapes give every size but the
- * number of heads, and nothing gives the dropout or LayerNorm eps. */
+ * number of heads, and nothing gives the dropout, the LayerNorm eps or the
+ * initialisation the weights started from. */
 static char *model_metadata(const train_model *m)
 {
     const ember_vit *vit = &m->vit;
@@ -397,6 +407,8 @@ static char *model_metadata(const train_model *m)
     json_object_set_new(meta, "ember.mlp_ratio", json_string(ratio));
     json_object_set_new(meta, "ember.dropout", json_string(drop));
     json_object_set_new(meta, "ember.ln_eps", json_string(eps));
+    if (m->init)
+        json_object_set_new(meta, "ember.init", json_string(m->init));
     char *text = json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(meta);
     return text;
@@ -513,8 +525,9 @@ static const lang_builtin model_methods[] = {
      "the file's metadata so load_model(path) rebuilds the same model.",
      m_save},
     {"parameters()",
-     "The parameters as a list of [name, shape, count] rows, in PyTorch's named_parameters() "
-     "order; table(model.parameters(), header=['name', 'shape', 'count']) shows them.",
+     "The parameters as a list of [name, shape, count] rows, in module order (PyTorch's "
+     "named_parameters() lists pos_embed first); table(model.parameters(), header=['name', "
+     "'shape', 'count']) shows them.",
      m_parameters},
 };
 
@@ -576,10 +589,34 @@ static int precision_arg(lang_ctx *cx, const lang_args *a, size_t i, int *out)
     return 0;
 }
 
-/* An integer argument in [lo, hi] (booleans and floats refused). */
-static int int_arg(lang_ctx *cx, const lang_args *a, size_t i, int64_t lo, int64_t hi,
-                   const char *expected, int64_t *out)
+static int init_arg(lang_ctx *cx, const lang_args *a, size_t i, ember_vit_init *out)
 {
+    const char *s;
+    if (lang_arg_str(cx, a, i, &s) < 0)
+        return -1;
+    if (ember_vit_init_parse(s, out) < 0) {
+        lang_arg_error(cx, a, i, "ValueError", "'torch' or 'timm'");
+        return -1;
+    }
+    return 0;
+}
+
+/* An integer argument in [lo, hi] (booleans and floats refused). The
+ * message's wording is made from lo and hi, so it always states the limit
+ * the check enforces. none_ok: the caller has let none through already and
+ * the message says it is allowed. */
+static int int_arg(lang_ctx *cx, const lang_args *a, size_t i, int64_t lo, int64_t hi, int none_ok,
+                   int64_t *out)
+{
+    char expected[96];
+    const char *none = none_ok ? "none or " : "";
+    if (hi == INT64_MAX && (lo == 0 || lo == 1))
+        snprintf(expected, sizeof expected, "%s%s", none,
+                 lo ? "a positive integer" : "a non-negative integer");
+    else if (lo == 1)
+        snprintf(expected, sizeof expected, "%sa positive integer (at most %" PRId64 ")", none, hi);
+    else
+        snprintf(expected, sizeof expected, "%san integer from %" PRId64 " to %" PRId64, none, lo, hi);
     const lang_value *v = a->v[i];
     if (v->kind != LANG_INT) {
         lang_arg_error(cx, a, i, "TypeError", expected);
@@ -606,6 +643,13 @@ static const char *cuda_reason(const char *msg, char *buf, size_t len)
     return buf;
 }
 
+/* Whether this kernel process (one kernel session: a restart is a new
+ * process) has said that models fall back to the CPU. The fact does not
+ * change between calls (the backend loader tries once), so saying it with
+ * every model is noise; the loader's reason is for whoever asks for the GPU
+ * by name. */
+static int cpu_fallback_said;
+
 static int pick_backend(lang_ctx *cx, const char *fname, int dev, const ember_backend **be)
 {
     if (dev == DEV_CPU) {
@@ -623,10 +667,12 @@ static int pick_backend(lang_ctx *cx, const char *fname, int dev, const ember_ba
                    why);
         return -1;
     }
-    char line[700];
-    int n = snprintf(line, sizeof line, "%s: no usable GPU (%s); the model is on the CPU\n", fname,
-                     why);
-    lang_write(cx, "stderr", line, n < 0 ? 0 : (size_t)n >= sizeof line ? sizeof line - 1 : (size_t)n);
+    if (!cpu_fallback_said) {
+        cpu_fallback_said = 1;
+        static const char note[] = "No usable GPU was found, so models are on the CPU (said once "
+                                   "per session; device='cuda' tells why).\n";
+        lang_write(cx, "stderr", note, sizeof note - 1);
+    }
     *be = ember_backend_cpu();
     return 0;
 }
@@ -652,9 +698,12 @@ static int check_host_memory(lang_ctx *cx, const char *fname, const ember_vit_co
     return 0;
 }
 
-/* A new model value (randomly initialised from seed), or NULL raised. */
+/* A new model value (randomly initialised from seed with cfg.init), or
+ * NULL raised. init_known: whether cfg.init is what the model's weights
+ * come from (a loaded model's are the file's, whatever initialised it). */
 static lang_value *build_model(lang_ctx *cx, const char *fname, ember_vit_config cfg,
-                               double dropout, double mlp_ratio, uint64_t seed, int dev, int prec)
+                               int init_known, double dropout, double mlp_ratio, uint64_t seed,
+                               int dev, int prec)
 {
     ember_err err = {{0}};
     if (ember_vit_config_check(&cfg, &err) != 0)
@@ -683,6 +732,7 @@ static lang_value *build_model(lang_ctx *cx, const char *fname, ember_vit_config
         return lang_raise(cx, "MemoryError", "%s: out of memory", fname);
     m->dropout = dropout;
     m->mlp_ratio = mlp_ratio;
+    m->init = init_known ? ember_vit_init_name(cfg.init) : NULL;
     if (ember_vit_create(&m->vit, &cfg, be, seed, &err) != 0) {
         free(m);
         int oom = strstr(err.msg, "out of memory") || strstr(err.msg, "out of host memory") ||
@@ -699,12 +749,13 @@ static lang_value *b_vit(lang_ctx *cx, const lang_args *a)
     int64_t image, patch, classes, dim, heads, layers, channels, seed;
     double ratio, dropout;
     int dev, prec;
-    if (int_arg(cx, a, 0, 1, 4096, "a positive integer (at most 4096)", &image) < 0 ||
-        int_arg(cx, a, 1, 1, 4096, "a positive integer", &patch) < 0 ||
-        int_arg(cx, a, 2, 1, 1 << 20, "a positive integer", &classes) < 0 ||
-        int_arg(cx, a, 3, 1, 65536, "a positive integer (at most 65536)", &dim) < 0 ||
-        int_arg(cx, a, 4, 1, 65536, "a positive integer", &heads) < 0 ||
-        int_arg(cx, a, 5, 1, 1024, "a positive integer (at most 1024)", &layers) < 0)
+    /* the engine's limits (nn/vit.h), checked here to name the argument */
+    if (int_arg(cx, a, 0, 1, EMBER_VIT_MAX_IMAGE, 0, &image) < 0 ||
+        int_arg(cx, a, 1, 1, EMBER_VIT_MAX_IMAGE, 0, &patch) < 0 ||
+        int_arg(cx, a, 2, 1, EMBER_VIT_MAX_CLASSES, 0, &classes) < 0 ||
+        int_arg(cx, a, 3, 1, EMBER_VIT_MAX_DIM, 0, &dim) < 0 ||
+        int_arg(cx, a, 4, 1, EMBER_VIT_MAX_DIM, 0, &heads) < 0 ||
+        int_arg(cx, a, 5, 1, EMBER_VIT_MAX_DEPTH, 0, &layers) < 0)
         return NULL;
     if (lang_arg_number(cx, a, 6, &ratio) < 0)
         return NULL;
@@ -714,9 +765,10 @@ static lang_value *b_vit(lang_ctx *cx, const lang_args *a)
         return NULL;
     if (!(dropout >= 0 && dropout < 1))
         return lang_arg_error(cx, a, 7, "ValueError", "a number in [0, 1)");
-    if (int_arg(cx, a, 8, 1, 64, "an integer from 1 to 64", &channels) < 0 ||
-        int_arg(cx, a, 9, 0, INT64_MAX, "a non-negative integer", &seed) < 0 ||
-        device_arg(cx, a, 10, &dev) < 0 || precision_arg(cx, a, 11, &prec) < 0)
+    ember_vit_init init;
+    if (int_arg(cx, a, 8, 1, EMBER_VIT_MAX_CHANS, 0, &channels) < 0 ||
+        int_arg(cx, a, 9, 0, INT64_MAX, 0, &seed) < 0 || init_arg(cx, a, 10, &init) < 0 ||
+        device_arg(cx, a, 11, &dev) < 0 || precision_arg(cx, a, 12, &prec) < 0)
         return NULL;
     if (image % patch)
         return lang_raise(cx, "ValueError",
@@ -730,11 +782,11 @@ static lang_value *b_vit(lang_ctx *cx, const lang_args *a)
                           dim, heads);
     /* timm's int(dim * mlp_ratio) */
     double units = (double)dim * ratio;
-    if (units > (double)(1 << 20))
+    if (units > (double)EMBER_VIT_MAX_MLP)
         return lang_raise(cx, "ValueError",
                           "vit: mlp_ratio %g gives an MLP of %.0f units for dim %" PRId64
                           "; at most %d",
-                          ratio, units, dim, 1 << 20);
+                          ratio, units, dim, EMBER_VIT_MAX_MLP);
     int64_t hidden = (int64_t)units;
     if (hidden < 1)
         return lang_raise(cx, "ValueError",
@@ -751,7 +803,8 @@ static lang_value *b_vit(lang_ctx *cx, const lang_args *a)
     cfg.mlp_hidden = (int)hidden;
     cfg.num_classes = (int)classes;
     cfg.dropout = (float)dropout;
-    return build_model(cx, "vit", cfg, dropout, ratio, (uint64_t)seed, dev, prec);
+    cfg.init = init;
+    return build_model(cx, "vit", cfg, 1, dropout, ratio, (uint64_t)seed, dev, prec);
 }
 
 /* ---- save / load ------------------------------------------------------------------ */
@@ -856,6 +909,34 @@ static int meta_double(json_t *meta, const char *key, double *out)
     return 1;
 }
 
+/* The dropout of a loaded model whose file does not record one and no
+ * dropout= was given: the recipe's and the reference PyTorch model's. It
+ * only matters for further training. */
+#define LOAD_DEFAULT_DROPOUT 0.1
+
+/* "1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48 or 96": the head counts a width
+ * allows (shortened with "..." past what fits). */
+static void divisor_list(int64_t n, char *buf, size_t len)
+{
+    size_t o = 0;
+    int count = 0;
+    buf[0] = 0;
+    for (int64_t d = 1; d <= n; d++) {
+        if (n % d)
+            continue;
+        char item[40];
+        snprintf(item, sizeof item, "%s%" PRId64, !count ? "" : d == n ? " or " : ", ", d);
+        size_t k = strlen(item);
+        if (o + k + 8 >= len) {
+            snprintf(buf + o, len - o, ", ... or %" PRId64, n);
+            return;
+        }
+        memcpy(buf + o, item, k + 1);
+        o += k;
+        count++;
+    }
+}
+
 /* Sizes from the tensor shapes; raises and returns -1 when they do not make
  * a ViT. */
 static int infer_config(lang_ctx *cx, const char *path, const ember_st_file *f, const char *pre,
@@ -934,7 +1015,7 @@ static lang_value *b_load_model(lang_ctx *cx, const lang_args *a)
     if (lang_arg_str(cx, a, 0, &path) < 0)
         return NULL;
     if (a->v[1]->kind != LANG_NONE &&
-        int_arg(cx, a, 1, 1, 65536, "none or a positive integer", &heads_arg) < 0)
+        int_arg(cx, a, 1, 1, EMBER_VIT_MAX_DIM, 1, &heads_arg) < 0)
         return NULL;
     if (a->v[2]->kind != LANG_NONE) {
         if (lang_arg_number(cx, a, 2, &drop_arg) < 0)
@@ -1035,15 +1116,21 @@ static lang_value *b_load_model(lang_ctx *cx, const lang_args *a)
         meta = json_loads(f.metadata_json, 0, NULL);
     const char *model_kind = meta_get(meta, "ember.model");
     int ours = model_kind && !strcmp(model_kind, "vit");
-    int64_t heads = 8, seed = 0;
-    double dropout = 0.1, ratio = (double)cfg.mlp_hidden / cfg.dim, eps = 1e-5;
+    /* No guess for the heads: every divisor of the width gives a model that
+     * loads and runs, and only the right one computes what was trained. */
+    int64_t heads = 0, seed = 0;
+    double dropout = LOAD_DEFAULT_DROPOUT, ratio = (double)cfg.mlp_hidden / cfg.dim, eps = 1e-5;
     int have_heads = ours && meta_int(meta, "ember.heads", &heads);
+    int init_known = 0;
     if (ours) {
         meta_double(meta, "ember.dropout", &dropout);
         meta_double(meta, "ember.mlp_ratio", &ratio);
         meta_double(meta, "ember.ln_eps", &eps);
         meta_int(meta, "ember.seed", &seed);
+        init_known = ember_vit_init_parse(meta_get(meta, "ember.init"), &cfg.init) == 0;
     }
+    char divisors[256];
+    divisor_list(cfg.dim, divisors, sizeof divisors);
     if (heads_arg) {
         if (have_heads && heads_arg != heads) {
             result = lang_raise(cx, "ValueError",
@@ -1052,17 +1139,34 @@ static lang_value *b_load_model(lang_ctx *cx, const lang_args *a)
                                 path, heads, heads_arg);
             goto done;
         }
+        if (cfg.dim % heads_arg) {
+            result = lang_raise(cx, "ValueError",
+                                "load_model: heads=%" PRId64 " does not divide the width %d of the "
+                                "model in '%s'; heads must be one of %s",
+                                heads_arg, cfg.dim, path, divisors);
+            goto done;
+        }
         heads = heads_arg;
+    } else if (!have_heads) {
+        result = lang_raise(cx, "ValueError",
+                            "load_model: '%s' does not record the number of attention heads (%s); "
+                            "pass heads=, the number the model was trained with: the width is %d, "
+                            "so one of %s",
+                            path,
+                            ours ? "its Ember metadata has no valid ember.heads"
+                                 : "it has no Ember metadata, as a PyTorch state_dict saved with "
+                                   "safetensors",
+                            cfg.dim, divisors);
+        goto done;
+    } else if (heads < 1 || cfg.dim % heads) {
+        result = lang_raise(cx, "ValueError",
+                            "load_model: '%s' records heads=%" PRId64 ", which does not divide its "
+                            "width %d; pass heads=, one of %s",
+                            path, heads, cfg.dim, divisors);
+        goto done;
     }
     if (drop_arg >= 0)
         dropout = drop_arg;
-    if (heads < 1 || cfg.dim % heads) {
-        result = lang_raise(cx, "ValueError",
-                            "load_model: heads=%" PRId64 " does not divide the width %d of the "
-                            "model in '%s'; pass heads=... (the file does not record it)",
-                            heads, cfg.dim, path);
-        goto done;
-    }
     if (seed < 0)
         seed = 0;
     cfg.heads = (int)heads;
@@ -1073,7 +1177,8 @@ static lang_value *b_load_model(lang_ctx *cx, const lang_args *a)
     if ((int64_t)(ratio * cfg.dim) != cfg.mlp_hidden)
         ratio = (double)cfg.mlp_hidden / cfg.dim;
 
-    lang_value *v = build_model(cx, "load_model", cfg, dropout, ratio, (uint64_t)seed, dev, prec);
+    lang_value *v = build_model(cx, "load_model", cfg, init_known, dropout, ratio, (uint64_t)seed,
+                                dev, prec);
     if (!v)
         goto done;
     if (ember_vit_load_safetensors(train_model_of(v), &f, pre, &err) != 0) {
@@ -1109,31 +1214,38 @@ done:
 
 static const lang_builtin model_builtins[] = {
     {"vit(image_size=32, patch_size=4, classes=10, dim=384, heads=8, layers=8, mlp_ratio=4, "
-     "dropout=0.1, channels=3, seed=0, device='auto', precision='auto')",
-     "A Vision Transformer for image classification, randomly initialised (timm's scheme) from "
-     "seed. Images of image_size x image_size with `channels` channels are cut into "
-     "patch_size x patch_size patches (patch_size must divide image_size), embedded to dim "
+     "dropout=0.1, channels=3, seed=0, init='torch', device='auto', precision='auto')",
+     "A Vision Transformer for image classification, randomly initialised from seed. Images of "
+     "image_size x image_size with `channels` channels are cut into patch_size x patch_size "
+     "patches (patch_size must divide image_size), embedded to dim "
      "channels with a learned position embedding, passed through `layers` pre-norm encoder "
      "blocks (heads attention heads, which must divide dim; an MLP of mlp_ratio x dim units with "
      "exact GELU; dropout after the embedding, attention and MLP), layer-normed, averaged over "
      "the patches and classified into `classes` classes. The default is the 14.2M-parameter "
-     "CIFAR-10 model. device: 'auto' (the GPU when there is one, else the CPU), 'cpu' or "
+     "CIFAR-10 model. init: 'torch' (the reference PyTorch model's own layer defaults: every "
+     "Linear and the patch Conv2d weight and bias uniform in +-1/sqrt(fan_in), LayerNorm 1 and 0, "
+     "pos_embed normal with std 0.02) or 'timm' (timm's ViT: Linear weights and pos_embed normal "
+     "with std 0.02, Linear biases 0; Ember's default before, it learns more slowly at small "
+     "sizes). device: 'auto' (the GPU when there is one, else the CPU), 'cpu' or "
      "'cuda'. precision: 'auto' (bf16 mixed precision on the GPU, fp32 on the CPU), 'fp32' or "
      "'bf16' (GPU only). The model shows its layers, output shapes and parameter counts; train "
      "it with fit().",
      b_vit},
     {"save(model, path)",
-     "Write model's weights to a safetensors file at path (PyTorch's parameter names, so "
-     "safetensors.torch.load_file reads it into a PyTorch ViT of the same layout), with its "
-     "configuration in the file's metadata. Images and plots are saved as PNG (their save "
-     "method).",
+     "Write model's weights to a safetensors file at path (the state_dict names and shapes of the "
+     "reference PyTorch ViT, bench/torch_vit.py, so load_state_dict(safetensors.torch.load_file("
+     "path), strict=True) takes it), with its configuration (heads, dropout, init, ...) in the "
+     "file's metadata. Images and plots are saved as PNG (their save method).",
      b_save},
     {"load_model(path, heads=none, dropout=none, device='auto', precision='auto')",
      "Load a ViT from a safetensors file written by save(model, path), or a PyTorch state_dict "
      "saved with safetensors under the same parameter names (a 'model.' or 'module.' prefix is "
      "fine). The sizes come from the tensor shapes; heads and dropout from the file's metadata "
-     "when save() wrote it, else from the arguments (heads defaults to 8, dropout to 0.1). "
-     "device and precision as for vit(). The optimizer state is not saved: steps starts at 0.",
+     "when save() wrote it. A file without it (a plain state_dict) needs heads=, the number the "
+     "model was trained with (the shapes cannot tell it, and a wrong divisor of the width would "
+     "load and compute something else); its dropout is dropout= or else 0.1 (the recipe's; it "
+     "only matters for further training). dropout= also overrides the file's. device and "
+     "precision as for vit(). The optimizer state is not saved: steps starts at 0.",
      b_load_model},
 };
 

@@ -1,9 +1,10 @@
 /* test_vit.c — the ViT's bookkeeping and training behaviour on the CPU:
  * the default parameter count (the same number torch gives, checked by the
- * fixture generator), names and layout, initialisation statistics, config
- * and input errors, a short training run that learns a separable toy task
- * with dropout on, determinism, the safetensors checkpoint round trip, and
- * the MultiStepLR schedule of the recipe. */
+ * fixture generator), names and layout, initialisation statistics (timm's
+ * scheme; test_vit_init.c checks both), config and input errors, a short
+ * training run that learns a separable toy task with dropout on,
+ * determinism, the safetensors checkpoint round trip, and the MultiStepLR
+ * schedule of the recipe. */
 #include <unistd.h>
 
 #include "nn/schedule.h"
@@ -55,6 +56,8 @@ static void test_counts(void) {
 static void test_init_and_layout(void) {
     ember_vit_config c = ember_vit_default_config();
     c.depth = 1;
+    /* The figures below are timm's scheme; test_vit_init.c checks both. */
+    c.init = EMBER_VIT_INIT_TIMM;
     ember_vit vit;
     ember_err e = {{0}};
     if (ember_vit_create(&vit, &c, ember_backend_cpu(), 3, &e)) {
@@ -117,7 +120,7 @@ static void test_training(void) {
     float el;
     int32_t correct = -1;
     OK(ember_vit_upload_batch(&a, img, lab, B, &err_));
-    OK(ember_vit_eval_batch(&a, &el, &correct, &err_));
+    OK(ember_vit_eval_batch(&a, 0.0f, &el, &correct, &err_));
     printf("toy task: eval loss %.4f, %d/%d correct\n", el, correct, B);
     CHECK(correct >= B * 3 / 4, "learned the toy task: %d/%d", correct, B);
 
@@ -164,7 +167,7 @@ static void test_training(void) {
     void *base = a.act_arena.base, *imgs = a.acts.images.data;
     OK(ember_vit_upload_batch(&a, img, lab, 5, &err_));
     CHECK(a.act_arena.base == base && a.acts.batch == 5, "partial batch without reallocation");
-    OK(ember_vit_eval_batch(&a, &el, &correct, &err_));
+    OK(ember_vit_eval_batch(&a, 0.0f, &el, &correct, &err_));
     CHECK(correct >= 0 && correct <= 5 && isfinite(el), "partial batch evaluates");
     OK(ember_vit_set_batch(&a, B, &err_));
     CHECK(a.acts.images.data == imgs, "same addresses for the same batch size");

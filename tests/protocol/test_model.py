@@ -1,18 +1,29 @@
 """test_model.py — models and training settings through the real kernel:
 vit() and its summary (text and HTML), attributes and parameters(), every
-argument check (and that an error leaves the session's variables alone),
-save() / load_model() round trips read back with the Python `safetensors`
-package, PyTorch-style state_dicts (prefixed, no metadata) loaded exactly,
+argument check (and that an error leaves the session's variables alone), the
+one-time note that models are on the CPU, both initialisation schemes as
+saved, save() / load_model() round trips read back with the Python
+`safetensors` package, PyTorch-style state_dicts (prefixed, no metadata)
+loaded exactly and only with heads= given, compatibility with the reference
+PyTorch model bench/torch_vit.py (its committed state dict and key manifest,
+tests/fixtures/vit_ref_*; a real torch round trip when torch is installed),
 load_model's errors, and adamw() / multistep() / cross_entropy()."""
+import json
 import math
 import re
+import sys
 
 import numpy as np
 import pytest
 from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
 
-from protocol_util import run
+from ember_testenv import ROOT
+from protocol_util import run, start, stop
+
+FIXTURES = ROOT / "tests" / "fixtures"
+REF_STATE = FIXTURES / "vit_ref_state_dict.safetensors"
+REF_KEYS = FIXTURES / "vit_ref_keys.json"
 
 BLOCK_PARTS = [
     "norm1.weight", "norm1.bias", "attn.qkv.weight", "attn.qkv.bias", "attn.proj.weight",
@@ -99,14 +110,31 @@ def test_default_vit_params_and_first_line(kc):
     cell(kc, "m = none")  # free the 228 MB now
 
 
-def test_auto_device_says_where_the_model_went(kc):
-    text, _, _, err, _ = cell(kc, "a = vit(dim=16, heads=2, layers=1)\na")
-    dev = value(kc, "a.device")
-    if dev == "'cpu'":
-        assert "vit: no usable GPU (" in err and "the model is on the CPU" in err
+CPU_NOTE = ("No usable GPU was found, so models are on the CPU (said once per session; "
+            "device='cuda' tells why).\n")
+
+
+def test_auto_device_says_once_per_session_where_models_go(tmp_path):
+    # a kernel of its own: the note belongs to the session's first model
+    km, kc = start()
+    try:
+        text, _, _, err, _ = cell(kc, "a = vit(dim=16, heads=2, layers=1)\na")
+        if value(kc, "a.device") == "'cuda'":
+            assert err == "" and text.splitlines()[0].endswith("cuda, bf16")
+            return
         assert text.splitlines()[0].endswith("cpu, fp32")
-    else:
-        assert dev == "'cuda'" and text.splitlines()[0].endswith("cuda, bf16")
+        assert err == CPU_NOTE  # plain words, no driver or loader message
+        p = tmp_path / "a.safetensors"
+        _, _, _, err, _ = cell(kc, f"b = vit(dim=16, heads=2, layers=1)\nsave(b, {q(p)})\n"
+                                   f"c = load_model({q(p)})\nd = vit(dim=8, heads=2, layers=1)")
+        assert err == "", "said again"
+        assert value(kc, "[b.device, c.device, d.device]") == "['cpu', 'cpu', 'cpu']"
+        # the details are for whoever asks for the GPU by name
+        ename, evalue = error(kc, "vit(device='cuda')")
+        assert ename == "RuntimeError"
+        assert evalue.startswith("vit: device='cuda' but no GPU is usable (") and len(evalue) > 60
+    finally:
+        stop(km, kc)
 
 
 def test_tiny_vit_summary_table(kc):
@@ -154,7 +182,8 @@ def test_attributes_and_parameters(kc):
     cell(kc, f"t = {TINY}")
     expect = {"params": "29418", "device": "'cpu'", "precision": "'fp32'", "steps": "0",
               "image_size": "32", "patch_size": "4", "dim": "32", "heads": "2", "layers": "2",
-              "mlp_ratio": "4", "classes": "10", "dropout": "0.1", "channels": "3", "seed": "0"}
+              "mlp_ratio": "4", "classes": "10", "dropout": "0.1", "channels": "3", "seed": "0",
+              "init": "'torch'"}
     for k, v in expect.items():
         assert value(kc, f"t.{k}") == v, k
     assert value(kc, "t.config") == ("'ViT(image_size=32, patch_size=4, dim=32, heads=2, layers=2, "
@@ -175,20 +204,26 @@ def test_attributes_and_parameters(kc):
 
 @pytest.mark.parametrize("code, ename, message", [
     ("vit(dim=-3)", "ValueError", "vit: dim must be a positive integer (at most 65536), got -3"),
+    ("vit(classes=10**9)", "ValueError",
+     "vit: classes must be a positive integer (at most 1048576), got 1000000000"),
+    ("vit(patch_size=8192)", "ValueError",
+     "vit: patch_size must be a positive integer (at most 4096), got 8192"),
+    ("vit(init='xavier')", "ValueError", "vit: init must be 'torch' or 'timm', got 'xavier'"),
+    ("vit(init=1)", "TypeError", "vit: init must be"),
     ("vit(dim=100)", "ValueError", "vit: dim 100 is not divisible by heads 8"),
     ("vit(patch_size=5)", "ValueError", "vit: patch_size 5 does not divide image_size 32"),
     ("vit(image_size=0)", "ValueError", "vit: image_size must be a positive integer (at most 4096), got 0"),
     ("vit(image_size='32')", "TypeError", "vit: image_size must be a positive integer (at most 4096), got '32'"),
-    ("vit(heads=0)", "ValueError", "vit: heads must be a positive integer, got 0"),
+    ("vit(heads=0)", "ValueError", "vit: heads must be a positive integer (at most 65536), got 0"),
     ("vit(layers=2.5)", "TypeError", "vit: layers must be a positive integer (at most 1024), got 2.5"),
-    ("vit(classes=0)", "ValueError", "vit: classes must be a positive integer, got 0"),
+    ("vit(classes=0)", "ValueError", "vit: classes must be a positive integer (at most 1048576), got 0"),
     ("vit(dropout=1)", "ValueError", "vit: dropout must be a number in [0, 1), got 1"),
     ("vit(dropout=-0.1)", "ValueError", "vit: dropout must be a number in [0, 1), got -0.1"),
     ("vit(mlp_ratio=0)", "ValueError", "vit: mlp_ratio must be a positive number, got 0"),
     ("vit(dim=8, heads=2, mlp_ratio=0.1)", "ValueError",
      "vit: mlp_ratio 0.1 gives an MLP of 0 units for dim 8; make it larger"),
     ("vit(mlp_ratio=1e6)", "ValueError", "vit: mlp_ratio 1e+06 gives an MLP of 384000000 units"),
-    ("vit(channels=0)", "ValueError", "vit: channels must be an integer from 1 to 64, got 0"),
+    ("vit(channels=0)", "ValueError", "vit: channels must be a positive integer (at most 64), got 0"),
     ("vit(seed=-1)", "ValueError", "vit: seed must be a non-negative integer, got -1"),
     ("vit(device='tpu')", "ValueError", "vit: device must be 'auto', 'cpu' or 'cuda', got 'tpu'"),
     ("vit(precision='fp16')", "ValueError", "vit: precision must be 'auto', 'fp32' or 'bf16', got 'fp16'"),
@@ -227,10 +262,13 @@ def test_help_shows_signature_and_docstring(kc):
     _, _, _, _, reply = cell(kc, "help(vit)")
     page = "".join(p["data"]["text/plain"] for p in reply.get("payload", []))
     assert "vit(image_size=32, patch_size=4, classes=10, dim=384, heads=8, layers=8" in page
+    assert "seed=0, init='torch', device='auto'" in page
     assert "A Vision Transformer for image classification" in page
+    assert "init: 'torch' (the reference PyTorch model's own layer defaults" in page
     _, _, _, _, reply = cell(kc, "help(load_model)")
     page = "".join(p["data"]["text/plain"] for p in reply.get("payload", []))
     assert "load_model(path, heads=none, dropout=none, device='auto', precision='auto')" in page
+    assert "needs heads=" in page and "else 0.1" in page
 
 
 # ---- save / load_model ---------------------------------------------------------
@@ -247,13 +285,18 @@ def test_save_load_round_trip(kc, tmp_path):
     assert got == shapes
     assert got["head.weight"] == (10, 32)
     assert meta["format"] == "pt" and meta["ember.model"] == "vit" and meta["ember.heads"] == "2"
-    assert meta["ember.dropout"] == "0.2"
+    assert meta["ember.dropout"] == "0.2" and meta["ember.init"] == "torch"
     wa, wb = load_file(str(a)), load_file(str(b))
     assert all(v.dtype == np.float32 for v in wa.values())
     assert all(np.array_equal(wa[k], wb[k]) for k in wa)  # the method and the builtin agree
-    # timm's initialisation: LayerNorm 1/0, zero biases, small weights
-    assert np.all(wa["blocks.0.norm1.weight"] == 1) and np.all(wa["head.bias"] == 0)
-    assert 0.01 < wa["blocks.1.mlp.fc1.weight"].std() < 0.03
+    # PyTorch's layer defaults (tests/engine/test_vit_init.c checks them in
+    # depth): LayerNorm 1/0, weights and biases uniform in +-1/sqrt(fan_in)
+    assert np.all(wa["blocks.0.norm1.weight"] == 1) and np.all(wa["blocks.0.norm1.bias"] == 0)
+    for name, fan_in in [("blocks.1.mlp.fc1.weight", 32), ("blocks.1.mlp.fc2.bias", 80),
+                         ("head.bias", 32), ("patch_embed.weight", 48)]:
+        x, bound = wa[name], 1 / math.sqrt(fan_in)
+        assert np.abs(x).max() <= bound and np.all(x != 0), name
+    assert abs(wa["blocks.1.mlp.fc1.weight"].std() - 1 / math.sqrt(3 * 32)) < 0.01
 
     text, _, _, err, _ = cell(kc, f"back = load_model({q(a)}, device='cpu')\nback")
     assert text == value(kc, "rt")
@@ -265,6 +308,27 @@ def test_save_load_round_trip(kc, tmp_path):
     cell(kc, f"save(back, {q(c)})")
     wc = load_file(str(c))
     assert wc.keys() == wa.keys() and all(np.array_equal(wa[k], wc[k]) for k in wa)
+
+
+def test_timm_init_is_kept_and_saved(kc, tmp_path):
+    p = tmp_path / "timm.safetensors"
+    text, _, _, _, _ = cell(kc, f"ti = vit(dim=32, layers=2, heads=2, seed=5, init='timm', "
+                                f"device='cpu')\nsave(ti, {q(p)})\nti")
+    assert text.splitlines()[0].startswith("ViT(image_size=32, patch_size=4, dim=32, heads=2, "
+                                           "layers=2, mlp_ratio=4, classes=10, dropout=0.1, "
+                                           "init='timm')  29,418 parameters")
+    with safe_open(str(p), framework="numpy") as f:
+        assert f.metadata()["ember.init"] == "timm"
+    w = load_file(str(p))
+    # timm: zero Linear biases, N(0, 0.02) Linear weights, the patch Conv2d as PyTorch's
+    assert np.all(w["head.bias"] == 0) and np.all(w["blocks.0.attn.qkv.bias"] == 0)
+    assert 0.018 < w["blocks.1.mlp.fc1.weight"].std() < 0.022
+    assert 0 < np.abs(w["patch_embed.bias"]).max() <= 1 / math.sqrt(48)
+    # the same seed with the other scheme gives other weights
+    cell(kc, f"save(vit(dim=32, layers=2, heads=2, seed=5, device='cpu'), {q(tmp_path / 't.st')})")
+    assert not np.array_equal(load_file(str(tmp_path / "t.st"))["head.weight"], w["head.weight"])
+    # a loaded model remembers the scheme its weights started from
+    assert value(kc, f"load_model({q(p)}, device='cpu').init") == "'timm'"
 
 
 def torch_style(dim=32, layers=2, hidden=None, classes=10, seed=1, prefix="", drop=()):
@@ -287,8 +351,21 @@ def test_load_pytorch_state_dict(kc, tmp_path):
     cell(kc, f"save(tm, {q(out)})")
     back = load_file(str(out))
     assert all(np.array_equal(back[k], w["module." + k]) for k in back)
-    # without metadata or heads=, heads is 8
-    assert value(kc, f"load_model({q(p)}, device='cpu').heads") == "8"
+    # what started the weights is unknown: no init attribute, none in the file
+    assert value(kc, "repr(tm.init)") == "'none'"
+    with safe_open(str(out), framework="numpy") as f:
+        assert "ember.init" not in f.metadata() and f.metadata()["ember.heads"] == "4"
+    # Without metadata the heads cannot be known: every divisor of the width
+    # loads and runs, only one computes what was trained. No guess.
+    cell(kc, "keep = 'intact'")
+    ename, evalue = error(kc, f"guess = load_model({q(p)}, device='cpu')")
+    assert ename == "ValueError"
+    assert "does not record the number of attention heads" in evalue
+    assert "pass heads=" in evalue and "the width is 32, so one of 1, 2, 4, 8, 16 or 32" in evalue
+    assert error(kc, "guess")[0] == "NameError" and value(kc, "keep") == "'intact'"
+    # dropout: the argument, else 0.1
+    assert value(kc, f"load_model({q(p)}, heads=2, dropout=0.3, device='cpu').dropout") == "0.3"
+    assert value(kc, f"load_model({q(p)}, heads=2, device='cpu').dropout") == "0.1"
 
 
 @pytest.mark.parametrize("kind, ename, message", [
@@ -301,7 +378,12 @@ def test_load_pytorch_state_dict(kc, tmp_path):
                               "'pos_embed', 'norm.weight', 'norm.bias', 'head.weight' and 1 more (it has 1 tensor: 'foo')"),
     ("incomplete", "ValueError", "is not a complete ViT of 2 blocks: missing 'blocks.1.mlp.fc2.bias'"),
     ("bad_shape", "ValueError", "head.weight should be [classes, 32]"),
-    ("bad_heads", "ValueError", "heads=8 does not divide the width 30"),
+    ("bad_heads", "ValueError",
+     "heads=8 does not divide the width 30 of the model in '"),
+    ("no_heads", "ValueError", "does not record the number of attention heads (it has no Ember "
+                               "metadata, as a PyTorch state_dict saved with safetensors); pass "
+                               "heads=, the number the model was trained with: the width is 30, "
+                               "so one of 1, 2, 3, 5, 6, 10, 15 or 30"),
     ("heads_conflict", "ValueError", "was saved with heads=2, not 4"),
     ("wrong_dtype", "ValueError", "dtype \"F64\" is not supported"),
     ("gap", "ValueError", "is not a complete ViT of 3 blocks: missing 'blocks.1.norm1.weight', "
@@ -332,6 +414,9 @@ def test_load_model_errors(kc, tmp_path, kind, ename, message):
         save_file(w, str(p))
     elif kind == "bad_heads":
         save_file(torch_style(dim=30), str(p))
+        code = f"load_model({q(p)}, heads=8, device='cpu')"
+    elif kind == "no_heads":
+        save_file(torch_style(dim=30), str(p))
     elif kind == "heads_conflict":
         cell(kc, f"save(vit(dim=32, layers=1, heads=2, device='cpu'), {q(p)})")
         code = f"load_model({q(p)}, heads=4, device='cpu')"
@@ -339,12 +424,14 @@ def test_load_model_errors(kc, tmp_path, kind, ename, message):
         w = torch_style()
         w["head.bias"] = w["head.bias"].astype(np.float64)
         save_file(w, str(p))
+        code = f"load_model({q(p)}, heads=4, device='cpu')"
     elif kind == "gap":
         save_file(torch_style(layers=3, drop=BLOCK1), str(p))
     elif kind == "wrong_inner_shape":
         w = torch_style()
         w["blocks.0.attn.qkv.weight"] = np.zeros((96, 31), np.float32)
         save_file(w, str(p))
+        code = f"load_model({q(p)}, heads=4, device='cpu')"
     cell(kc, "keep = 'intact'")
     got, evalue = error(kc, code)
     assert got == ename, evalue
@@ -369,6 +456,95 @@ def test_save_errors_and_other_values(kc, tmp_path):
     png = tmp_path / "p.png"
     cell(kc, f"save(plot([1, 2, 3]), {q(png)})")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---- the reference PyTorch model (bench/torch_vit.py) -------------------------------
+
+def vit_call(cfg, **extra):
+    """The vit(...) call of a configuration in the reference class's names."""
+    ratio = cfg["mlp_hidden"] / cfg["dim"]
+    args = dict(image_size=cfg["image_size"], patch_size=cfg["patch"], channels=cfg["in_chans"],
+                dim=cfg["dim"], heads=cfg["heads"], layers=cfg["depth"],
+                mlp_ratio=int(ratio) if ratio == int(ratio) else ratio,
+                classes=cfg["num_classes"], device="cpu", **extra)
+    return "vit(" + ", ".join(f"{k}={v!r}" for k, v in args.items()) + ")"
+
+
+def test_loads_the_reference_models_own_state_dict(kc, tmp_path):
+    # safetensors.torch.save_file(model.state_dict()) of bench/torch_vit.py,
+    # 3 heads on a width of 24 (tests/fixtures/gen_vit_fixtures.py); the
+    # logits are compared with torch's in tests/engine/test_vit_torch_ref.c
+    ename, evalue = error(kc, f"load_model({q(REF_STATE)}, device='cpu')")
+    assert ename == "ValueError" and "pass heads=" in evalue
+    assert "the width is 24, so one of 1, 2, 3, 4, 6, 8, 12 or 24" in evalue
+    text, _, _, err, _ = cell(kc, f"ref = load_model({q(REF_STATE)}, heads=3, dropout=0, "
+                                  f"device='cpu')\nref")
+    assert err == ""  # every tensor used, none missing
+    n = count(vit_shapes(image=16, patch=4, dim=24, layers=2, hidden=48, classes=5))
+    assert text.splitlines()[0] == ("ViT(image_size=16, patch_size=4, dim=24, heads=3, layers=2, "
+                                    f"mlp_ratio=2, classes=5, dropout=0.0)  {n:,} parameters, "
+                                    "cpu, fp32")
+    out = tmp_path / "again.safetensors"
+    cell(kc, f"save(ref, {q(out)})")
+    a, b = load_file(str(REF_STATE)), load_file(str(out))
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_save_writes_the_reference_state_dict_keys(kc, tmp_path, index):
+    """Exactly the key set and shapes of the reference class's state_dict()
+    (tests/fixtures/vit_ref_keys.json), which is what torch's
+    load_state_dict(strict=True) checks."""
+    entry = json.loads(REF_KEYS.read_text())["configs"][index]
+    cfg, want = entry["config"], {k: tuple(s) for k, s in entry["state_dict"]}
+    p = tmp_path / "m.safetensors"
+    cell(kc, f"mm = {vit_call(cfg)}\nsave(mm, {q(p)})\nmm_names = mm.parameters()", timeout=120)
+    with safe_open(str(p), framework="numpy") as f:
+        got = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    assert got == want
+    # parameters() lists the same names in module order (torch's
+    # named_parameters() puts pos_embed, a parameter of the top module, first)
+    names = [ln.split("'")[1] for ln in value(kc, "mm_names").split("], [")]
+    assert set(names) == set(want) and names[2] == "pos_embed"
+    assert [k for k in names if k != "pos_embed"] == [k for k in want if k != "pos_embed"]
+    cell(kc, "mm = none")
+
+
+def test_torch_round_trip(kc, tmp_path):
+    """Ember's file into the reference PyTorch model with strict=True and
+    torch's own save_file back into Ember, with real torch."""
+    try:
+        import torch
+        from safetensors.torch import load_file as torch_load, save_file as torch_save
+    except ImportError as e:
+        pytest.skip(f"needs torch and safetensors.torch ({e}); CI has no torch. Run this file "
+                    "with a Python that has them to check against the reference model")
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from torch_vit import ViT, config_from_metadata
+    finally:
+        sys.path.pop(0)
+    a = tmp_path / "ember.safetensors"
+    cell(kc, f"e = vit(image_size=16, patch_size=4, dim=24, heads=3, layers=2, mlp_ratio=2.5, "
+             f"classes=7, dropout=0.0, seed=9, device='cpu')\nsave(e, {q(a)})")
+    with safe_open(str(a), framework="pt") as f:
+        cfg = config_from_metadata(f.metadata())
+    model = ViT(**cfg)
+    model.load_state_dict(torch_load(str(a)), strict=True)  # raises on any key or shape difference
+    sd = model.state_dict()
+    assert all(torch.equal(sd[k], v) for k, v in torch_load(str(a)).items())
+    # torch's file, written the way a PyTorch user does, back into Ember
+    torch.manual_seed(3)
+    other = ViT(**cfg)
+    b, c = tmp_path / "torch.safetensors", tmp_path / "back.safetensors"
+    torch_save(other.state_dict(), str(b))
+    _, _, _, err, _ = cell(kc, f"t = load_model({q(b)}, heads={cfg['heads']}, device='cpu')\n"
+                               f"save(t, {q(c)})")
+    assert err == ""
+    again = ViT(**cfg)
+    again.load_state_dict(torch_load(str(c)), strict=True)
+    ref = other.state_dict()
+    assert all(torch.equal(ref[k], v) for k, v in again.state_dict().items())
 
 
 # ---- optimizer, schedule, loss ------------------------------------------------------
