@@ -193,6 +193,7 @@ void ember_st_close(ember_st_file *f) {
     if (!f) return;
     free_entries(f);
     if (f->map) munmap(f->map, f->map_len);
+    free(f->owned);
     memset(f, 0, sizeof *f);
 }
 

@@ -39,12 +39,15 @@ typedef struct ember_st_file {
     ember_st_entry *entries; /* in file order of their offsets */
     size_t count;
     char *metadata_json; /* the "__metadata__" object as JSON text, or NULL */
+    void *owned;         /* a buffer the file owns (malloc'd, freed by ember_st_close): the
+                            tensors of a file converted on reading (data/torch_ckpt.h) */
 } ember_st_file;
 
 /* Maps and validates a file. On failure *f is left empty (closing it is safe). */
 int ember_st_open(ember_st_file *f, const char *path, ember_err *err);
 /* Validates a file image in memory; f borrows buf, which must outlive f. */
 int ember_st_parse_buffer(ember_st_file *f, const void *buf, size_t len, ember_err *err);
+/* Frees what f holds (entries, the mapping or owned buffer); safe on an empty f. */
 void ember_st_close(ember_st_file *f);
 
 const ember_st_entry *ember_st_find(const ember_st_file *f, const char *name);

@@ -543,9 +543,9 @@ static int default_root(char *buf, size_t cap, ember_err *err) {
     else if ((v = getenv("XDG_CACHE_HOME")) && v[0]) n = snprintf(buf, cap, "%s/ember/cifar10", v);
     else if ((v = getenv("HOME")) && v[0]) n = snprintf(buf, cap, "%s/.cache/ember/cifar10", v);
     else
-        return ember_err_set(err, "cifar10: no cache folder: none of EMBER_DATA, XDG_CACHE_HOME, "
+        return ember_err_set(err, "no cache folder for CIFAR-10: none of EMBER_DATA, XDG_CACHE_HOME, "
                                   "HOME is set; pass root= a folder or the archive");
-    if (n < 0 || (size_t)n >= cap) return ember_err_set(err, "cifar10: cache folder path too long");
+    if (n < 0 || (size_t)n >= cap) return ember_err_set(err, "the CIFAR-10 cache folder path is too long");
     return 0;
 }
 
@@ -572,7 +572,7 @@ int ember_cifar10_load(const ember_cifar10_source *src, ember_cifar10_split spli
     char root[PATH_MAX];
     int explicit_root = src->root && src->root[0];
     if (explicit_root) {
-        if (strlen(src->root) >= sizeof root) return ember_err_set(err, "cifar10: root path too long");
+        if (strlen(src->root) >= sizeof root) return ember_err_set(err, "root path too long");
         snprintf(root, sizeof root, "%s", src->root);
     } else if (default_root(root, sizeof root, err)) {
         return -1;
@@ -595,7 +595,7 @@ int ember_cifar10_load(const ember_cifar10_source *src, ember_cifar10_split spli
     }
     if (!exists && explicit_root &&
         (ends_with(root, ".tar.gz") || ends_with(root, ".tgz") || ends_with(root, ".tar")))
-        return ember_err_set(err, "cifar10: %s does not exist; pass root= the path of "
+        return ember_err_set(err, "%s does not exist; pass root= the path of "
                                   "cifar-10-binary.tar.gz, or a cache folder together with "
                                   "download=true", root);
 
@@ -626,7 +626,8 @@ int ember_cifar10_load(const ember_cifar10_source *src, ember_cifar10_split spli
     fo.md5 = md5;
     fo.progress = src->progress;
     fo.progress_ctx = src->progress_ctx;
-    if (ember_fetch_url(url, archive, &fo, err))
-        return ember_err_prefix(err, "cifar10: ");
+    /* Its message starts "downloading <url>"; the language binding names
+     * the builtin, so no "cifar10: " here (it would read twice). */
+    if (ember_fetch_url(url, archive, &fo, err)) return -1;
     return ember_cifar10_read_archive(archive, split, out, err);
 }

@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,33 @@ static int is_file(const char *p)
 {
     struct stat st;
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+#define MODEL_FILES                                                                              \
+    "a model folder holds the files of the Hugging Face repository (config.json, "               \
+    "model.safetensors or pytorch_model.bin, vocab.json and merges.txt or tokenizer.json, "      \
+    "preprocessor_config.json)"
+
+/* A string that can only be a path: absolute, relative with ./ or ../,
+ * home-relative (not expanded, as from_pretrained does not), or with more
+ * than one '/' or a trailing one. "org/name" stays a model id. */
+static int looks_like_path(const char *s)
+{
+    size_t n = strlen(s);
+    const char *slash = strchr(s, '/');
+    return s[0] == '/' || s[0] == '.' || s[0] == '~' || (n && s[n - 1] == '/') ||
+           (slash && strchr(slash + 1, '/')) || strchr(s, '\\');
+}
+
+/* Where a relative path starts, for messages: " (relative paths start in
+ * ...)", or "" when unknown. */
+static const char *relative_note(char *buf, size_t cap)
+{
+    char cwd[400];
+    if (!getcwd(cwd, sizeof cwd))
+        return "";
+    snprintf(buf, cap, " (relative paths start in the kernel's working directory, %s)", cwd);
+    return buf;
 }
 
 /* A path component of a repo id or a file name must not climb out of the
@@ -117,71 +145,169 @@ static int hf_snapshot_file(const char *cache, const char *repo, const char *rev
     return n > 0 && (size_t)n < outlen && is_file(out) ? 0 : -1;
 }
 
-int ember_hub_file(const char *repo, const char *file, const ember_hub_opts *opts, char *out,
-                   size_t outlen, ember_err *err)
+/* "a", "a or b", "a, b or c": the alternatives, for messages. */
+static const char *alternatives(const char *const *files, size_t n, char *buf, size_t cap)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && o < cap; i++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ", files[i]);
+    return buf;
+}
+
+/* Whether a failed download failed because the server has no such file,
+ * which is when the next alternative is worth trying; a network error,
+ * a timeout or a full disk is not. fetch.c reports the HTTP status in its
+ * message ("the server answered HTTP 404"), and a file:// endpoint's
+ * missing file as "cannot open the file". */
+static int download_not_found(const char *url, const char *msg)
+{
+    return strstr(msg, "answered HTTP 404") != NULL ||
+           (!strncmp(url, "file://", 7) && strstr(msg, "cannot open the file") != NULL);
+}
+
+static void say(const ember_hub_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const ember_hub_opts *o, const char *fmt, ...)
+{
+    if (!o->notice)
+        return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    o->notice(o->notice_ctx, line);
+}
+
+static int copy_out(const char *path, char *out, size_t outlen, const char *repo, const char *file,
+                    ember_err *err)
+{
+    size_t n = strlen(path);
+    if (n >= outlen)
+        return ember_err_set(err, "the cache path for %s/%s is too long", repo, file);
+    memcpy(out, path, n + 1);
+    return 0;
+}
+
+int ember_hub_file_first(const char *repo, const char *const *files, size_t nfiles,
+                         const ember_hub_opts *opts, char *out, size_t outlen, size_t *which,
+                         ember_err *err)
 {
     ember_hub_opts o = opts ? *opts : (ember_hub_opts){0};
     const char *rev = o.revision && o.revision[0] ? o.revision : "main";
-    if (!file || !safe_part(file, strlen(file), 1))
-        return ember_err_set(err, "'%s' is not a file name of a model repository",
-                             file ? file : "(null)");
+    size_t dummy;
+    if (!which)
+        which = &dummy;
+    *which = 0;
+    if (!files || nfiles == 0 || !out || outlen == 0)
+        return ember_err_set(err, "no file of a model repository asked for, or nowhere to put its path");
+    for (size_t i = 0; i < nfiles; i++)
+        if (!files[i] || !safe_part(files[i], strlen(files[i]), 1))
+            return ember_err_set(err, "'%s' is not a file name of a model repository",
+                                 files[i] ? files[i] : "(null)");
     if (!safe_part(rev, strlen(rev), 0))
         return ember_err_set(err, "'%s' is not a revision (a branch, tag or commit hash)", rev);
+    char names[512];
+    alternatives(files, nfiles, names, sizeof names);
 
     /* 1. a local folder */
     if (repo && is_dir(repo)) {
-        int n = snprintf(out, outlen, "%s/%s", repo, file);
-        if (n > 0 && (size_t)n < outlen && is_file(out))
-            return 0;
-        return ember_err_set(err, "the folder '%s' has no %s; a model folder holds the files of "
-                                  "the Hugging Face repository (config.json, model.safetensors, "
-                                  "vocab.json, merges.txt, preprocessor_config.json)",
-                             repo, file);
+        for (size_t i = 0; i < nfiles; i++) {
+            int n = snprintf(out, outlen, "%s/%s", repo, files[i]);
+            if (n > 0 && (size_t)n < outlen && is_file(out)) {
+                *which = i;
+                return 0;
+            }
+        }
+        ember_err_set(err, "the folder '%s' has no %s; %s", repo, names, MODEL_FILES);
+        return EMBER_HUB_MISSING;
     }
+    struct stat st;
+    if (repo && repo[0] && stat(repo, &st) == 0)
+        return ember_err_set(err, "'%s' is a file, not a model folder; pass the folder that holds "
+                                  "it: %s", repo, MODEL_FILES);
+    /* Something no model id looks like was meant as a folder: say that it
+     * is missing, rather than that it is a bad id. */
+    char note[480];
+    if (repo && looks_like_path(repo))
+        return ember_err_set(err, "the folder '%s' does not exist%s", repo,
+                             repo[0] == '/'   ? ""
+                             : repo[0] == '~' ? " ('~' is not expanded: give the full path)"
+                                              : relative_note(note, sizeof note));
     if (ember_hub_check_repo(repo, err) != 0)
         return -1;
 
     /* 2. the huggingface_hub cache */
     char hf[768] = "";
-    if (hf_cache(hf, sizeof hf) == 0 && hf_snapshot_file(hf, repo, rev, file, out, outlen) == 0)
-        return 0;
+    if (hf_cache(hf, sizeof hf) == 0)
+        for (size_t i = 0; i < nfiles; i++)
+            if (hf_snapshot_file(hf, repo, rev, files[i], out, outlen) == 0) {
+                *which = i;
+                return 0;
+            }
 
     /* 3. Ember's cache */
     char mine[768];
     if (ember_cache(mine, sizeof mine) != 0)
         return ember_err_set(err, "no cache folder for %s: set HOME or EMBER_DATA", repo);
     char dest[1200];
-    int n = snprintf(dest, sizeof dest, "%s/%s/%s/%s", mine, repo, rev, file);
-    if (n < 0 || (size_t)n >= sizeof dest)
-        return ember_err_set(err, "the cache path for %s/%s is too long", repo, file);
-    if (is_file(dest)) {
-        if ((size_t)n >= outlen)
-            return ember_err_set(err, "the cache path for %s/%s is too long", repo, file);
-        memcpy(out, dest, (size_t)n + 1);
-        return 0;
+    for (size_t i = 0; i < nfiles; i++) {
+        int n = snprintf(dest, sizeof dest, "%s/%s/%s/%s", mine, repo, rev, files[i]);
+        if (n < 0 || (size_t)n >= sizeof dest)
+            return ember_err_set(err, "the cache path for %s/%s is too long", repo, files[i]);
+        if (is_file(dest)) {
+            *which = i;
+            return copy_out(dest, out, outlen, repo, files[i], err);
+        }
     }
-    if (!o.download)
-        return ember_err_set(err, "%s of %s is not on this machine (looked in %s and %s); allow the "
-                                  "download, or pass the path of a folder holding the model's "
-                                  "files",
-                             file, repo, hf[0] ? hf : "the Hugging Face cache", mine);
+    if (!o.download) {
+        ember_err_set(err, "%s of %s is not on this machine (looked in %s, in %s and for a "
+                           "folder '%s'); allow the download, or pass the path of a folder "
+                           "holding the model's files",
+                      names, repo, hf[0] ? hf : "the Hugging Face cache", mine, repo);
+        return EMBER_HUB_MISSING;
+    }
 
-    /* 4. download into Ember's cache */
+    /* 4. download into Ember's cache, the alternatives in order: the next
+     * one only when the server has no such file. */
     const char *endpoint = o.endpoint && o.endpoint[0] ? o.endpoint : getenv("HF_ENDPOINT");
     if (!endpoint || !endpoint[0])
         endpoint = DEFAULT_ENDPOINT;
     size_t el = strlen(endpoint);
     while (el > 0 && endpoint[el - 1] == '/')
         el--;
-    char url[2048];
-    n = snprintf(url, sizeof url, "%.*s/%s/resolve/%s/%s", (int)el, endpoint, repo, rev, file);
-    if (n < 0 || (size_t)n >= sizeof url)
-        return ember_err_set(err, "the download address of %s/%s is too long", repo, file);
-    ember_fetch_opts fo = {.progress = o.progress, .progress_ctx = o.progress_ctx};
-    if (ember_fetch_url(url, dest, &fo, err) != 0)
-        return ember_err_prefix(err, "downloading %s of %s: ", file, repo);
-    if (strlen(dest) >= outlen)
-        return ember_err_set(err, "the cache path for %s/%s is too long", repo, file);
-    memcpy(out, dest, strlen(dest) + 1);
-    return 0;
+    char absent[512] = ""; /* the alternatives the server did not have */
+    for (size_t i = 0; i < nfiles; i++) {
+        char url[2048];
+        int n = snprintf(url, sizeof url, "%.*s/%s/resolve/%s/%s", (int)el, endpoint, repo, rev, files[i]);
+        if (n < 0 || (size_t)n >= sizeof url)
+            return ember_err_set(err, "the download address of %s/%s is too long", repo, files[i]);
+        snprintf(dest, sizeof dest, "%s/%s/%s/%s", mine, repo, rev, files[i]);
+        ember_fetch_opts fo = {.progress = o.progress, .progress_ctx = o.progress_ctx};
+        /* Its message starts "downloading <url>", which names repo and
+         * file: a prefix here would say "downloading" twice. */
+        if (ember_fetch_url(url, dest, &fo, err) == 0) {
+            *which = i;
+            return copy_out(dest, out, outlen, repo, files[i], err);
+        }
+        int missing = download_not_found(url, err->msg);
+        if (absent[0])
+            ember_err_prefix(err, "%s %s not on %.*s for %s (not found), and ", absent,
+                             i > 1 ? "are" : "is", (int)el, endpoint, repo);
+        if (!missing)
+            return -1;
+        if (i + 1 == nfiles)
+            return EMBER_HUB_MISSING;
+        size_t al = strlen(absent);
+        snprintf(absent + al, sizeof absent - al, "%s%s", al ? ", " : "", files[i]);
+        say(&o, "%s is not on %.*s for %s (not found); downloading %s instead", files[i], (int)el,
+            endpoint, repo, files[i + 1]);
+    }
+    return EMBER_HUB_MISSING; /* not reached: the loop returns */
+}
+
+int ember_hub_file(const char *repo, const char *file, const ember_hub_opts *opts, char *out,
+                   size_t outlen, ember_err *err)
+{
+    return ember_hub_file_first(repo, &file, 1, opts, out, outlen, NULL, err);
 }

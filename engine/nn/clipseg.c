@@ -1,10 +1,14 @@
 /* clipseg.c — the CLIPSeg forward pass (inference) on the backend table: text
  * tower, vision tower, FiLM decoder and transposed-convolution head. Every
  * forward runs twice through the same code: once on a measuring arena to size
- * the scratch (ops skipped), then for real, so memory follows P and L. */
+ * the scratch (ops skipped), then for real, so memory follows P and L.
+ * Every op is preceded by a cancellation check (core/cancel.h), so an
+ * interrupt stops the forward before its next op; the model's weights are
+ * only read, so a stopped forward leaves nothing to undo. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cancel.h"
 #include "nn/clipseg_internal.h"
 
 typedef struct cs_run {
@@ -15,10 +19,10 @@ typedef struct cs_run {
     ember_err *err;
 } cs_run;
 
-/* Runs a backend call unless measuring. */
-#define OP(call)                                       \
-    do {                                               \
-        if (!r->measuring && (call)) return -1;        \
+/* Runs a backend call unless measuring, after a cancellation check. */
+#define OP(call)                                                                  \
+    do {                                                                          \
+        if (!r->measuring && (ember_cancel_check(r->err) || (call))) return -1;   \
     } while (0)
 
 static int T(cs_run *r, ember_tensor *t, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
@@ -72,7 +76,7 @@ static int attention(cs_run *r, ember_tensor *out, const ember_tensor *x, const 
 
 /* CLIP's pre-norm encoder layer, in place on x [B, T, C]. */
 static int prenorm_layer(cs_run *r, ember_tensor *x, const cs_layer *L, int64_t B, int64_t Tk,
-                         int64_t C, int64_t M, int heads, int causal, float eps) {
+                         int64_t C, int64_t M, int heads, int causal, float eps, int act) {
     size_t mark = ember_arena_mark(r->a);
     int64_t R = B * Tk;
     ember_tensor ln, att, h;
@@ -82,7 +86,12 @@ static int prenorm_layer(cs_run *r, ember_tensor *x, const cs_layer *L, int64_t 
         linear(r, x, &att, &L->out_w, &L->out_b, R, 1) ||
         layernorm(r, &ln, x, &L->ln2_g, &L->ln2_b, R, eps) || linear(r, &h, &ln, &L->fc1_w, &L->fc1_b, R, 0))
         return -1;
-    OP(r->be->act_fwd(r->be, &h, &h, EMBER_ACT_QUICK_GELU, r->err));
+    /* config.json's hidden_act; the erf GELU is the ViT's op, the others act_fwd's. */
+    if (act == EMBER_CLIPSEG_GELU)
+        OP(r->be->gelu_fwd(r->be, &h, &h, r->err));
+    else
+        OP(r->be->act_fwd(r->be, &h, &h, act == EMBER_CLIPSEG_RELU ? EMBER_ACT_RELU : EMBER_ACT_QUICK_GELU,
+                          r->err));
     if (linear(r, x, &h, &L->fc2_w, &L->fc2_b, R, 1)) return -1;
     ember_arena_reset(r->a, mark);
     return 0;
@@ -122,7 +131,8 @@ static int text_tower(cs_run *r, ember_tensor *cond, const int32_t *ids, const i
     ember_tensor pos = rows_of(&m->txt_pos, 0, L, Ct);
     OP(be->pos_embed_fwd(be, &x, &x, &pos, r->err));
     for (int l = 0; l < c->text_layers; l++)
-        if (prenorm_layer(r, &x, &m->text[l], P, L, Ct, c->text_mlp, c->text_heads, 1, c->text_eps))
+        if (prenorm_layer(r, &x, &m->text[l], P, L, Ct, c->text_mlp, c->text_heads, 1, c->text_eps,
+                          c->text_act))
             return -1;
     /* LayerNorm is per row: normalising only the pooled rows is the same. */
     for (int p = 0; p < P; p++)
@@ -154,7 +164,8 @@ static int vision_tower(cs_run *r, ember_tensor *states, const ember_tensor *img
     OP(be->pos_embed_fwd(be, &emb, &emb, &m->vis_pos, r->err));
     if (layernorm(r, &x, &emb, &m->pre_g, &m->pre_b, Tk, c->vision_eps)) return -1;
     for (int l = 0; l < m->vision_used; l++) {
-        if (prenorm_layer(r, &x, &m->vision[l], 1, Tk, Cv, c->vision_mlp, c->vision_heads, 0, c->vision_eps))
+        if (prenorm_layer(r, &x, &m->vision[l], 1, Tk, Cv, c->vision_mlp, c->vision_heads, 0, c->vision_eps,
+                          c->vision_act))
             return -1;
         for (int k = 0; k < c->n_extract; k++)
             if (c->extract_layers[k] == l)
@@ -288,6 +299,13 @@ int ember_clipseg_forward(ember_clipseg *m, const float *pixels, const int32_t *
     ember_arena_reset(&m->scratch, 0);
     r.a = &m->scratch;
     r.measuring = 0;
-    if (run(&r, pixels, ids, eos, P, L, logits, dbg)) return ember_err_prefix(err, "CLIPSeg forward: ");
+    if (run(&r, pixels, ids, eos, P, L, logits, dbg)) {
+        /* Stopped (an interrupt) or failed midway: wait for the ops already
+         * enqueued, since the first copy may still read the caller's pixels
+         * on an asynchronous backend. Its own error, if any, is the lesser. */
+        ember_err ignored;
+        be->sync(be, &ignored);
+        return ember_err_prefix(err, "CLIPSeg forward: ");
+    }
     return 0;
 }

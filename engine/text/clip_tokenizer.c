@@ -30,8 +30,16 @@ struct ember_clip_tokenizer {
     uint64_t *mkey;  /* merge hash: (left id << 32 | right id) + 1, 0 = empty */
     int32_t *mrank, *mnew;
     size_t mcap;
+    int32_t nmerges; /* merges added so far: the next one's rank */
     int32_t byte_id[256], byte_id_w[256]; /* one byte's symbol, without / with "</w>" */
     int16_t cp_byte[324];                 /* byte-level code point -> byte, -1 if none */
+    /* Where "<|startoftext|>" and "<|endoftext|>" are found: 0 in the
+     * normalised text (added tokens with normalized=true, as CIDAS's
+     * checkpoint configures them: "<|ENDOFTEXT|>" counts), 1 in the text as
+     * given, before normalising (normalized=false, what a tokenizer.json
+     * may say); there a special string that only normalising produces is
+     * ordinary text, split and merged like any other. */
+    int specials_raw;
 };
 
 /* ---- hashing ---------------------------------------------------------- */
@@ -170,6 +178,15 @@ static int read_file(const char *path, const char *what, char **out, size_t *len
 
 static int check_vocab(ember_clip_tokenizer *t, const char *path, ember_err *err);
 
+ember_clip_tokenizer *clip_tok_new(ember_err *err)
+{
+    ember_clip_tokenizer *t = calloc(1, sizeof *t);
+    if (!t) ember_err_set(err, "out of memory creating the CLIP tokenizer");
+    return t;
+}
+
+void clip_tok_set_specials_raw(ember_clip_tokenizer *t, int raw) { t->specials_raw = raw != 0; }
+
 static int load_vocab(ember_clip_tokenizer *t, const char *path, ember_err *err)
 {
     json_error_t je;
@@ -184,13 +201,18 @@ static int load_vocab(ember_clip_tokenizer *t, const char *path, ember_err *err)
                              "expected vocab.json as published with the model",
                              path, je.line, je.column, je.text);
     }
-    if (!json_is_object(root) || json_object_size(root) == 0) {
-        json_decref(root);
+    int rc = clip_tok_set_vocab(t, root, path, err);
+    json_decref(root);
+    return rc;
+}
+
+int clip_tok_set_vocab(ember_clip_tokenizer *t, json_t *root, const char *path, ember_err *err)
+{
+    if (!json_is_object(root) || json_object_size(root) == 0)
         return ember_err_set(err,
                              "the CLIP vocabulary '%s' must be a non-empty JSON object "
                              "{\"token\": id, ...}",
                              path);
-    }
     int32_t max_id = -1;
     const char *key;
     json_t *v;
@@ -202,7 +224,6 @@ static int load_vocab(ember_clip_tokenizer *t, const char *path, ember_err *err)
                           "integers from 0 to %d",
                           path, key, json_is_integer(v) ? "out of range" : "which is not an integer",
                           MAX_VOCAB_ID - 1);
-            json_decref(root);
             return -1;
         }
         if ((int32_t)id > max_id) max_id = (int32_t)id;
@@ -213,30 +234,22 @@ static int load_vocab(ember_clip_tokenizer *t, const char *path, ember_err *err)
     t->vcap = 1;
     while (t->vcap < count * 2) t->vcap *= 2;
     t->vslot = calloc(t->vcap, sizeof *t->vslot);
-    if (!t->tok || !t->vslot) {
-        json_decref(root);
-        return ember_err_set(err, "out of memory loading the CLIP vocabulary");
-    }
+    if (!t->tok || !t->vslot) return ember_err_set(err, "out of memory loading the CLIP vocabulary");
     json_object_foreach(root, key, v) {
         int32_t id = (int32_t)json_integer_value(v);
         if (t->tok[id]) {
             ember_err_set(err, "the CLIP vocabulary '%s': id %d belongs to two tokens (\"%.60s\" and \"%.60s\")",
                           path, id, t->tok[id], key);
-            json_decref(root);
             return -1;
         }
         size_t n = strlen(key);
         t->tok[id] = malloc(n + 1);
-        if (!t->tok[id]) {
-            json_decref(root);
-            return ember_err_set(err, "out of memory loading the CLIP vocabulary");
-        }
+        if (!t->tok[id]) return ember_err_set(err, "out of memory loading the CLIP vocabulary");
         memcpy(t->tok[id], key, n + 1);
         size_t mask = t->vcap - 1, i = hash_bytes(key, n) & mask;
         while (t->vslot[i]) i = (i + 1) & mask;
         t->vslot[i] = (uint32_t)id + 1;
     }
-    json_decref(root);
     return check_vocab(t, path, err);
 }
 
@@ -270,6 +283,47 @@ static int check_vocab(ember_clip_tokenizer *t, const char *path, ember_err *err
     return 0;
 }
 
+int clip_tok_merges_reserve(ember_clip_tokenizer *t, size_t n, ember_err *err)
+{
+    t->mcap = 16;
+    while (t->mcap < n * 2) t->mcap *= 2;
+    t->mkey = calloc(t->mcap, sizeof *t->mkey);
+    t->mrank = malloc(t->mcap * sizeof *t->mrank);
+    t->mnew = malloc(t->mcap * sizeof *t->mnew);
+    t->nmerges = 0;
+    if (!t->mkey || !t->mrank || !t->mnew) return ember_err_set(err, "out of memory loading the CLIP merges");
+    return 0;
+}
+
+int clip_tok_add_merge(ember_clip_tokenizer *t, const char *a, size_t na, const char *b, size_t nb)
+{
+    if ((size_t)t->nmerges * 2 + 2 > t->mcap) return -1; /* more than reserved */
+    int32_t ia = vocab_find(t, a, na), ib = vocab_find(t, b, nb), iab = -1;
+    if (ia < 0) return 1;
+    if (ib < 0) return 2;
+    char small[256];
+    char *joined = na + nb < sizeof small ? small : malloc(na + nb + 1);
+    if (!joined) return -1;
+    memcpy(joined, a, na);
+    memcpy(joined + na, b, nb);
+    joined[na + nb] = '\0';
+    iab = vocab_find(t, joined, na + nb);
+    if (joined != small) free(joined);
+    if (iab < 0) return 3;
+    merge_put(t, ia, ib, t->nmerges++, iab);
+    return 0;
+}
+
+const char *clip_tok_merge_problem(int rc)
+{
+    return rc == 1   ? "the left token is not in the vocabulary"
+           : rc == 2 ? "the right token is not in the vocabulary"
+           : rc == 3 ? "the merged token is not in the vocabulary"
+                     : "out of memory";
+}
+
+int clip_tok_merge_count(const ember_clip_tokenizer *t) { return t->nmerges; }
+
 /* Parses merges text buf[0..len) (its lines after the first `skip` ones;
  * "#version" lines are skipped too), best first. The caller owns buf. */
 static int parse_merges(ember_clip_tokenizer *t, const char *buf, size_t len, size_t skip, const char *path,
@@ -277,15 +331,9 @@ static int parse_merges(ember_clip_tokenizer *t, const char *buf, size_t len, si
 {
     size_t lines = 1;
     for (size_t i = 0; i < len; i++) lines += buf[i] == '\n';
-    t->mcap = 16;
-    while (t->mcap < lines * 2) t->mcap *= 2;
-    t->mkey = calloc(t->mcap, sizeof *t->mkey);
-    t->mrank = malloc(t->mcap * sizeof *t->mrank);
-    t->mnew = malloc(t->mcap * sizeof *t->mnew);
-    if (!t->mkey || !t->mrank || !t->mnew) return ember_err_set(err, "out of memory loading the CLIP merges");
+    if (clip_tok_merges_reserve(t, lines, err) != 0) return -1;
     if (memchr(buf, '\0', len))
         return ember_err_set(err, "the CLIP merges '%s' contain a NUL byte: not a text file", path);
-    int32_t rank = 0;
     size_t lineno = 0;
     const char *p = buf, *end = buf + len;
     while (p < end) {
@@ -304,8 +352,8 @@ static int parse_merges(ember_clip_tokenizer *t, const char *buf, size_t len, si
         }
         if (n == 0 && !nl) break; /* no text after the last newline */
         const char *sp = memchr(p, ' ', n);
+        int show = n > 60 ? 60 : (int)n;
         if (!sp || sp == p || sp == p + n - 1 || memchr(sp + 1, ' ', (size_t)(p + n - sp - 1))) {
-            int show = n > 60 ? 60 : (int)n;
             ember_err_set(err,
                           "the CLIP merges '%s', line %zu (\"%.*s\"): expected two tokens "
                           "separated by one space",
@@ -313,30 +361,18 @@ static int parse_merges(ember_clip_tokenizer *t, const char *buf, size_t len, si
             return -1;
         }
         size_t na = (size_t)(sp - p), nb = n - na - 1;
-        int32_t a = vocab_find(t, p, na), b = vocab_find(t, sp + 1, nb), ab = -1;
-        if (a >= 0 && b >= 0) {
-            char small[256];
-            char *joined = na + nb < sizeof small ? small : malloc(na + nb + 1);
-            if (!joined) return ember_err_set(err, "out of memory loading the CLIP merges");
-            memcpy(joined, p, na);
-            memcpy(joined + na, sp + 1, nb);
-            joined[na + nb] = '\0';
-            ab = vocab_find(t, joined, na + nb);
-            if (joined != small) free(joined);
-        }
-        if (ab < 0) {
-            int show = n > 60 ? 60 : (int)n;
+        int rc = clip_tok_add_merge(t, p, na, sp + 1, nb);
+        if (rc < 0) return ember_err_set(err, "out of memory loading the CLIP merges");
+        if (rc > 0) {
             ember_err_set(err,
-                          "the CLIP merges '%s', line %zu (\"%.*s\"): %s is not in the "
-                          "vocabulary; use the merges.txt that belongs with this vocab.json",
-                          path, lineno, show, p,
-                          a < 0 ? "the left token" : b < 0 ? "the right token" : "the merged token");
+                          "the CLIP merges '%s', line %zu (\"%.*s\"): %s; use the merges.txt that "
+                          "belongs with this vocab.json",
+                          path, lineno, show, p, clip_tok_merge_problem(rc));
             return -1;
         }
-        merge_put(t, a, b, rank++, ab);
         p = le + 1;
     }
-    if (rank == 0)
+    if (t->nmerges == 0)
         return ember_err_set(err, "the CLIP merges '%s' hold no merges", path);
     return 0;
 }
@@ -358,11 +394,8 @@ ember_clip_tokenizer *ember_clip_tokenizer_load(const char *vocab_json_path, con
         ember_err_set(err, "ember_clip_tokenizer_load: a path is NULL");
         return NULL;
     }
-    ember_clip_tokenizer *t = calloc(1, sizeof *t);
-    if (!t) {
-        ember_err_set(err, "out of memory creating the CLIP tokenizer");
-        return NULL;
-    }
+    ember_clip_tokenizer *t = clip_tok_new(err);
+    if (!t) return NULL;
     if (load_vocab(t, vocab_json_path, err) != 0 || load_merges(t, merges_txt_path, err) != 0) {
         ember_clip_tokenizer_free(t);
         return NULL;
@@ -655,26 +688,30 @@ static const char *find_special(const char *s, const char *end, int32_t *id, siz
     return NULL;
 }
 
-/* Appends the ids of text (no start/end tokens) to out, stopping once out
- * holds `limit` ids (it may hold a few more; the caller cuts). */
-static int encode_core(const ember_clip_tokenizer *t, const char *text, ibuf *out, size_t limit,
-                       ember_err *err)
+/* Appends the ids of text[0..len) (NUL-free, no start/end tokens) to out,
+ * stopping once out holds `limit` ids (it may hold a few more; the caller
+ * cuts). The special strings are found in the normalised text unless
+ * t->specials_raw, where the caller has taken them out before. */
+static int encode_segment(const ember_clip_tokenizer *t, const char *text, size_t tlen, ibuf *out,
+                          size_t limit, bpe_work *w, ember_err *err)
 {
-    if (!t || !text) return ember_err_set(err, "CLIP tokenizer: NULL tokenizer or text");
-    char *norm;
+    char *copy = malloc(tlen + 1), *norm;
+    if (!copy) return ember_err_set(err, "out of memory tokenizing a text of %zu bytes", tlen);
+    memcpy(copy, text, tlen);
+    copy[tlen] = '\0';
     size_t len;
-    if (clip_normalize(text, &norm, &len, err) != 0) return -1;
-    bpe_work w = {0};
+    int rc = clip_normalize(copy, &norm, &len, err);
+    free(copy);
+    if (rc != 0) return -1;
     const char *seg = norm, *end = norm + len;
-    int rc = 0;
     while (seg < end && out->n < limit) {
         int32_t sid = -1;
         size_t slen = 0;
-        const char *sp = find_special(seg, end, &sid, &slen);
+        const char *sp = t->specials_raw ? NULL : find_special(seg, end, &sid, &slen);
         const char *seg_end = sp ? sp : end;
         size_t pos = 0, start, plen, segn = (size_t)(seg_end - seg);
         while (out->n < limit && clip_next_piece(seg, segn, &pos, &start, &plen)) {
-            if (bpe_piece(t, (const unsigned char *)seg + start, plen, &w, out) != 0) {
+            if (bpe_piece(t, (const unsigned char *)seg + start, plen, w, out) != 0) {
                 rc = ember_err_set(err, "out of memory tokenizing a text of %zu bytes", len);
                 goto done;
             }
@@ -687,8 +724,41 @@ static int encode_core(const ember_clip_tokenizer *t, const char *text, ibuf *ou
         seg = sp + slen;
     }
 done:
-    work_free(&w);
     free(norm);
+    return rc;
+}
+
+/* Appends the ids of text (no start/end tokens) to out, stopping once out
+ * holds `limit` ids (it may hold a few more; the caller cuts). With
+ * specials_raw the special strings are split off the text as given, and
+ * each stretch between them is normalised on its own, as the tokenizers
+ * library does for added tokens with normalized=false. */
+static int encode_core(const ember_clip_tokenizer *t, const char *text, ibuf *out, size_t limit,
+                       ember_err *err)
+{
+    if (!t || !text) return ember_err_set(err, "CLIP tokenizer: NULL tokenizer or text");
+    size_t len = strlen(text);
+    /* checked once here, so an offset in the message is the text's own */
+    if (clip_check_utf8(text, len, err) != 0) return -1;
+    bpe_work w = {0};
+    int rc = 0;
+    if (!t->specials_raw) {
+        rc = encode_segment(t, text, len, out, limit, &w, err);
+    } else {
+        const char *seg = text, *end = text + len;
+        while (rc == 0 && seg < end && out->n < limit) {
+            int32_t sid = -1;
+            size_t slen = 0;
+            const char *sp = find_special(seg, end, &sid, &slen);
+            const char *seg_end = sp ? sp : end;
+            if (seg_end > seg) rc = encode_segment(t, seg, (size_t)(seg_end - seg), out, limit, &w, err);
+            if (rc != 0 || !sp) break;
+            if (out->n < limit && ib_push(out, sid) != 0)
+                rc = ember_err_set(err, "out of memory tokenizing a text of %zu bytes", len);
+            seg = sp + slen;
+        }
+    }
+    work_free(&w);
     return rc;
 }
 

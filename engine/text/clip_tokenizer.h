@@ -12,7 +12,10 @@
  *      becomes "i" + U+0307; no final-sigma rule, so 'Σ' is always 'σ');
  *   4. the special strings "<|startoftext|>" and "<|endoftext|>", found in
  *      the normalised text (so "<|ENDOFTEXT|>" counts too: the checkpoint's
- *      added tokens are normalized=true), become ids 49406 / 49407 at once;
+ *      added tokens are normalized=true), become ids 49406 / 49407 at once
+ *      (a tokenizer.json may say normalized=false: they are then found in
+ *      the text before step 1, and each stretch between them is
+ *      normalised on its own);
  *   5. the rest splits into pieces with
  *        's|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\s\p{L}\p{N}]+
  *      (each digit is its own piece; spaces separate and are dropped);
@@ -69,6 +72,19 @@ typedef struct ember_clip_tokenizer ember_clip_tokenizer;
  * with a message on a missing or malformed file. */
 ember_clip_tokenizer *ember_clip_tokenizer_load(const char *vocab_json_path,
                                                 const char *merges_txt_path, ember_err *err);
+/* The same tokenizer from a tokenizers-library tokenizer.json, the one
+ * tokenizer file a processor saved by transformers 5 has: vocabulary,
+ * merges (as "a b" strings or ["a", "b"] pairs) and special tokens from
+ * it. The pipeline it describes must be CLIP's (normalizer, split pattern,
+ * byte-level BPE with "</w>", <|startoftext|> ... <|endoftext|> around a
+ * prompt); a tokenizer.json of another kind is refused with a message
+ * naming the stage that differs (clip_tokenizer_json.c lists what is
+ * checked and what is ignored). The special tokens' "normalized" flag is
+ * honoured: false (what transformers 5 writes for a tokenizer built from
+ * vocab.json and merges.txt) matches "<|endoftext|>" only as typed, so
+ * "<|ENDOFTEXT|>" is ordinary text; true matches it after lower-casing, as
+ * ember_clip_tokenizer_load does. */
+ember_clip_tokenizer *ember_clip_tokenizer_load_json(const char *tokenizer_json_path, ember_err *err);
 /* The same tokenizer from OpenAI's own file, bpe_simple_vocab_16e6.txt.gz
  * (openai/CLIP): a title line, then merges, of which CLIP uses the first
  * 48,894; the vocabulary is numbered as OpenAI's simple_tokenizer.py does,

@@ -71,7 +71,8 @@ int ember_image_decode(const uint8_t *data, size_t len, ember_image *out, char *
 int ember_image_load(const char *path, ember_image *out, char *err, size_t errlen)
 {
     if (!path || !*path) {
-        viz_seterr(err, errlen, "load_image: no file name given");
+        /* No "load_image: ": the language binding names the builtin. */
+        viz_seterr(err, errlen, "no file name given");
         return -1;
     }
     struct stat st;

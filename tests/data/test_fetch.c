@@ -533,6 +533,8 @@ static void test_cifar_download(server *s) {
     unlink(archive);
     CHECK(ember_cifar10_load(&src, EMBER_CIFAR10_TRAIN, &ds, &err) == -1, "no server, no cache");
     CHECK(has(err.msg, url), "msg: %s", err.msg);
+    /* What the user reads is "cifar10: " + this: no name of its own here. */
+    CHECK(strncmp(err.msg, "downloading ", 12) == 0, "msg: %s", err.msg);
     CHECK(!exists(archive), "failed download left a file");
 }
 

@@ -85,6 +85,24 @@ static void test_places(void)
     CHECK(ember_hub_file("org/model", "config.json", &o, out, sizeof out, &err) != 0, "found nothing?");
     CHECK(strstr(err.msg, hf) && strstr(err.msg, mine) && strstr(err.msg, "download"), "%s", err.msg);
 
+    /* A folder that does not exist is named as such, not as a bad model
+     * id (which it once was, for anything with a leading '/' or './'). */
+    char gone[1200];
+    snprintf(gone, sizeof gone, "%s/no-such-model", local);
+    const char *paths[] = {gone, "./no-such-model", "../models/no-such", "a/b/c", "~/models/x", "dir/"};
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        CHECK(ember_hub_file(paths[i], "vocab.json", &o, out, sizeof out, &err) != 0, "%s found", paths[i]);
+        char want[1300];
+        snprintf(want, sizeof want, "the folder '%s' does not exist", paths[i]);
+        CHECK(strstr(err.msg, want) && !strstr(err.msg, "model id"), "%s: %s", paths[i], err.msg);
+    }
+    CHECK(ember_hub_file("./x", "vocab.json", &o, out, sizeof out, &err) != 0 &&
+              strstr(err.msg, "working directory"), "%s", err.msg);
+    /* a file given for the folder */
+    snprintf(p, sizeof p, "%s/config.json", local);
+    CHECK(ember_hub_file(p, "vocab.json", &o, out, sizeof out, &err) != 0 &&
+              strstr(err.msg, "is a file, not a model folder"), "%s", err.msg);
+
     /* 2. the huggingface_hub layout: refs/main -> snapshots/<hash> */
     snprintf(p, sizeof p, "%s/models--org--model/refs/main", hf);
     put(p, "0123abcd\n");
@@ -119,13 +137,109 @@ static void test_places(void)
     put(p, "#version");
     o.revision = "v2";
     CHECK(ember_hub_file("org/model", "merges.txt", &o, out, sizeof out, &err) == 0, "%s", err.msg);
-    /* a failed download says which file of which repo */
+    /* a failed download names the url (so the file and the repo), once:
+     * it used to say "downloading nothing.bin of org/model: downloading ..." */
     CHECK(ember_hub_file("org/model", "nothing.bin", &o, out, sizeof out, &err) != 0, "no file");
-    CHECK(strstr(err.msg, "downloading nothing.bin of org/model") != NULL, "%s", err.msg);
+    CHECK(strncmp(err.msg, "downloading file://", 19) == 0 &&
+              strstr(err.msg, "org/model/resolve/v2/nothing.bin") && !strstr(err.msg + 1, "downloading"),
+          "%s", err.msg);
     snprintf(p, sizeof p, "%s/hf/org/model/v2/nothing.bin", mine);
     struct stat st;
     CHECK(stat(p, &st) != 0, "a failed download left %s", p);
     unsetenv("HF_ENDPOINT");
+}
+
+static char notices[2048];
+
+static void notice(void *ctx, const char *line)
+{
+    (void)ctx;
+    size_t n = strlen(notices);
+    snprintf(notices + n, sizeof notices - n, "%s\n", line);
+}
+
+/* Alternatives (the weights: model.safetensors, else pytorch_model.bin),
+ * in each place in turn, and a download that falls back on "not found". */
+static void test_alternatives(void)
+{
+    ember_err err;
+    char out[1024], p[1200], want[1200];
+    static const char *const w[] = {"model.safetensors", "pytorch_model.bin"};
+    size_t which = 9;
+    ember_hub_opts o = {.notice = notice};
+    unsetenv("HF_ENDPOINT");
+
+    /* a local folder: the first alternative it holds */
+    char local[1100];
+    snprintf(local, sizeof local, "%s", sp("alt-model"));
+    snprintf(p, sizeof p, "%s/pytorch_model.bin", local);
+    put(p, "bin");
+    CHECK(ember_hub_file_first(local, w, 2, &o, out, sizeof out, &which, &err) == 0, "%s", err.msg);
+    CHECK(which == 1 && !strcmp(out, p), "%zu %s", which, out);
+    snprintf(p, sizeof p, "%s/model.safetensors", local);
+    put(p, "st");
+    CHECK(ember_hub_file_first(local, w, 2, &o, out, sizeof out, &which, &err) == 0 && which == 0 &&
+              !strcmp(out, p), "%zu %s", which, out);
+    /* neither: missing (not an error), naming both */
+    snprintf(local, sizeof local, "%s", sp("alt-empty"));
+    snprintf(p, sizeof p, "%s/config.json", local);
+    put(p, "{}");
+    CHECK(ember_hub_file_first(local, w, 2, &o, out, sizeof out, &which, &err) == EMBER_HUB_MISSING &&
+              strstr(err.msg, "has no model.safetensors or pytorch_model.bin"), "%s", err.msg);
+    CHECK(ember_hub_file(local, "vocab.json", &o, out, sizeof out, &err) == EMBER_HUB_MISSING, "%s", err.msg);
+
+    /* the huggingface_hub cache holds only the .bin: found there, before a
+     * download is tried */
+    snprintf(p, sizeof p, "%s/models--org--alt/refs/main", sp("hf"));
+    put(p, "feedbeef\n");
+    snprintf(want, sizeof want, "%s/models--org--alt/snapshots/feedbeef/pytorch_model.bin", sp("hf"));
+    put(want, "bin");
+    o.download = 1;
+    o.endpoint = "http://127.0.0.1:9/"; /* never reached */
+    CHECK(ember_hub_file_first("org/alt", w, 2, &o, out, sizeof out, &which, &err) == 0 && which == 1 &&
+              !strcmp(out, want), "%zu %s: %s", which, out, err.msg);
+
+    /* download off, nothing anywhere: missing, naming both and the places */
+    o.download = 0;
+    CHECK(ember_hub_file_first("org/none", w, 2, &o, out, sizeof out, &which, &err) == EMBER_HUB_MISSING &&
+              strstr(err.msg, "model.safetensors or pytorch_model.bin of org/none is not on this machine"),
+          "%s", err.msg);
+
+    /* the server has only the .bin: one notice, then the .bin */
+    char remote[1100], endpoint[1200];
+    snprintf(remote, sizeof remote, "%s", sp("remote-alt"));
+    snprintf(p, sizeof p, "%s/org/binonly/resolve/main/pytorch_model.bin", remote);
+    put(p, "remote bin");
+    snprintf(endpoint, sizeof endpoint, "file://%s", remote);
+    o.download = 1;
+    o.endpoint = endpoint;
+    notices[0] = '\0';
+    CHECK(ember_hub_file_first("org/binonly", w, 2, &o, out, sizeof out, &which, &err) == 0 && which == 1,
+          "%s", err.msg);
+    snprintf(want, sizeof want, "%s/hf/org/binonly/main/pytorch_model.bin", sp("ember"));
+    CHECK(!strcmp(out, want) && !strcmp(slurp(out) ? slurp(out) : "", "remote bin"), "downloaded to %s", out);
+    CHECK(strstr(notices, "model.safetensors is not on file://") && strstr(notices, "downloading pytorch_model.bin "
+                                                                                     "instead"),
+          "notice: %s", notices);
+    /* now cached: no download, no notice */
+    notices[0] = '\0';
+    remove(p);
+    CHECK(ember_hub_file_first("org/binonly", w, 2, &o, out, sizeof out, &which, &err) == 0 && which == 1 &&
+              !notices[0], "%s %s", err.msg, notices);
+
+    /* the server has neither: missing; "downloading" said once, with the
+     * last url, the first file named as not found */
+    CHECK(ember_hub_file_first("org/nothing", w, 2, &o, out, sizeof out, &which, &err) == EMBER_HUB_MISSING,
+          "%s", err.msg);
+    CHECK(strstr(err.msg, "model.safetensors is not on file://") && strstr(err.msg, "org/nothing/resolve/main/pytorch_model.bin") &&
+              strstr(err.msg, "downloading") && !strstr(strstr(err.msg, "downloading") + 1, "downloading"),
+          "%s", err.msg);
+    /* a failure other than "not found" stops at once (no fallback) */
+    o.endpoint = "http://127.0.0.1:9";
+    notices[0] = '\0';
+    CHECK(ember_hub_file_first("org/unreachable", w, 2, &o, out, sizeof out, &which, &err) == -1 && !notices[0] &&
+              strstr(err.msg, "model.safetensors") && !strstr(err.msg, "pytorch_model.bin"),
+          "%s / %s", err.msg, notices);
 }
 
 int main(int argc, char **argv)
@@ -143,5 +257,6 @@ int main(int argc, char **argv)
     }
     test_refusals();
     test_places();
+    test_alternatives();
     return t_finish("test_hub");
 }

@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """gen_clipseg_fixtures.py — builds tests/fixtures/clipseg_tiny.safetensors
 (and clipseg_tiny_config.json; and clipseg_plain.*, smaller, with the plain
-head, two extract layers and FiLM at layer 1) for tests/nn/test_clipseg.c: a tiny, randomly
+head, two extract layers and FiLM at layer 1; and clipseg_gelu.* and
+clipseg_act.*, as small, whose towers run hidden_act 'gelu' / 'relu' /
+'gelu_python' instead of quick_gelu) for tests/nn/test_clipseg.c: a tiny, randomly
 initialised transformers CLIPSegForImageSegmentation with the architecture
 flags of CIDAS/clipseg-rd64-refined (quick_gelu towers, extract layers,
 FiLM, post-norm ReLU decoder, complex transposed convolution), run in float64
 on a 128x128 input while trained at 64x64 (so the bicubic position-embedding
 resize is exercised). Run by hand (needs torch, transformers, safetensors):
 
-    python3 tests/nn/gen_clipseg_fixtures.py
+    python3 tests/nn/gen_clipseg_fixtures.py [clipseg_gelu ...]
+
+(all of them when no name is given).
 
 With --full DIR it builds instead the full-size architecture of
 CIDAS/clipseg-rd64-refined (random weights, 352x352 input, about 600 MB: not
@@ -66,6 +70,35 @@ def plain_config():
     return cfg, 64, [3, 1], 31, 30
 
 
+def act_config(text_act, vision_act):
+    """The plain fixture's sizes with the refined head, the towers' MLPs
+    running text_act and vision_act (config.json's hidden_act), and
+    decoder_hidden_act set to 'gelu', which transformers ignores (its
+    decoder is ReLU whatever the file says), as Ember must."""
+    text = dict(vocab_size=32, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                num_attention_heads=2, max_position_embeddings=8, hidden_act=text_act,
+                bos_token_id=30, eos_token_id=31, pad_token_id=31)
+    vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=3, num_attention_heads=2,
+                  image_size=32, patch_size=16, hidden_act=vision_act)
+    cfg = CLIPSegConfig(text_config=text, vision_config=vision, projection_dim=12,
+                        extract_layers=[0, 2], reduce_dim=8, decoder_num_attention_heads=2,
+                        decoder_intermediate_size=16, conditional_layer=0,
+                        decoder_hidden_act="gelu", use_complex_transposed_convolution=True)
+    return cfg, 64, [3, 1], 31, 30
+
+
+FIXTURES = {
+    "clipseg_tiny": tiny_config,
+    "clipseg_plain": plain_config,
+    # hidden_act 'gelu' (exact erf) in both towers: it once ran as quick_gelu.
+    "clipseg_gelu": lambda: act_config("gelu", "gelu"),
+    # Different activations per tower ('relu', and 'gelu_python', the
+    # same erf GELU written in Python), so a loader that applied one
+    # tower's hidden_act to both would fail.
+    "clipseg_act": lambda: act_config("relu", "gelu_python"),
+}
+
+
 def full_config():
     """CIDAS/clipseg-rd64-refined's architecture (the library's defaults
     differ: patch 32, plain head)."""
@@ -80,12 +113,17 @@ def full_config():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--full", metavar="DIR", help="build the full-size fixture into DIR")
+    ap.add_argument("names", nargs="*", help=f"the fixtures to (re)build: {', '.join(FIXTURES)} "
+                                               "(default: all)")
     args = ap.parse_args()
+    for name in args.names:
+        if name not in FIXTURES:
+            ap.error(f"unknown fixture {name!r}; known: {', '.join(FIXTURES)}")
     if args.full:
         build(full_config(), args.full, "clipseg_full")
     else:
-        build(tiny_config(), OUT, "clipseg_tiny")
-        build(plain_config(), OUT, "clipseg_plain")
+        for name in args.names or FIXTURES:
+            build(FIXTURES[name](), OUT, name)
 
 
 def build(config, out_dir, stem):
@@ -150,8 +188,9 @@ def build(config, out_dir, stem):
     tensors["expect.vision_states"] = states.float().contiguous()
     tensors["expect.cond"] = cond.float().contiguous()
     os.makedirs(out_dir, exist_ok=True)
-    save_file(tensors, os.path.join(out_dir, stem + ".safetensors"),
-              metadata={"generator": "tests/nn/gen_clipseg_fixtures.py"})
+    path = os.path.join(out_dir, stem + ".safetensors")
+    save_file(tensors, path, metadata={"generator": "tests/nn/gen_clipseg_fixtures.py"})
+    os.chmod(path, 0o644)  # save_file leaves its temporary file's 0600
     with open(os.path.join(out_dir, stem + "_config.json"), "w") as f:
         json.dump(cfg.to_dict(), f, indent=1, sort_keys=True, default=str)
     d = (logits32.double() - logits).abs().max().item()

@@ -15,6 +15,7 @@
  * float32 sums over these widths (<= 432 terms through 4 + 3 + 2 layers)
  * can honestly drift to ~1e-5; a wrong op (activation, scale, layout, eps,
  * interpolation tap) moves results by 1e-2 or more. */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,18 +296,146 @@ static void test_errors(void) {
     printf("garbage: %s\n", err.msg);
     unlink(path);
 
+    /* A truncated file: the message names it once (it once said the path
+     * twice: the safetensors reader's message names it already). */
+    {
+        FILE *src = fopen(fixture, "rb"), *dst = fopen(path, "wb");
+        char buf[65536];
+        size_t n = src ? fread(buf, 1, sizeof buf, src) : 0;
+        if (dst) fwrite(buf, 1, n, dst);
+        if (src) fclose(src);
+        if (dst) fclose(dst);
+        rc = ember_clipseg_load(&m, ember_backend_cpu(), path, NULL, config_json, 128, &err);
+        const char *at = strstr(err.msg, path);
+        CHECK(rc != 0 && at && !strstr(at + strlen(path), path) && strstr(err.msg, "truncated"),
+              "truncated: %s", err.msg);
+        printf("truncated: %s\n", err.msg);
+        unlink(path);
+    }
+
     rc = ember_clipseg_load(&m, ember_backend_cpu(), "/nonexistent/clipseg.safetensors", NULL, NULL, 352, &err);
-    CHECK(rc != 0 && m == NULL, "nonexistent file loaded");
+    CHECK(rc != 0 && m == NULL && strstr(err.msg, "/nonexistent/clipseg.safetensors") &&
+              !strstr(strstr(err.msg, "/nonexistent/clipseg.safetensors") + 10, "/nonexistent/clipseg.safetensors"),
+          "nonexistent file: %s", err.msg);
 
     /* The defaults name extract layers 3, 6, 9: the tiny model has 4 layers. */
     rc = ember_clipseg_load(&m, ember_backend_cpu(), fixture, NULL, NULL, 128, &err);
-    CHECK(rc != 0 && strstr(err.msg, "extract layer"), "default config on tiny: %s", err.msg);
+    CHECK(rc != 0 && strstr(err.msg, "extract_layers names layer 6"), "default config on tiny: %s", err.msg);
     rc = ember_clipseg_load(&m, ember_backend_cpu(), fixture, NULL, config_json, 100, &err);
     CHECK(rc != 0 && strstr(err.msg, "multiple of the patch"), "input 100: %s", err.msg);
     char badjson[300];
     snprintf(badjson, sizeof badjson, "%s/clipseg_tiny.safetensors", dir);
     rc = ember_clipseg_load(&m, ember_backend_cpu(), fixture, NULL, badjson, 128, &err);
-    CHECK(rc != 0 && strstr(err.msg, "CLIPSeg config"), "config not JSON: %s", err.msg);
+    CHECK(rc != 0 && strstr(err.msg, badjson) && strstr(err.msg, "not a readable config.json"),
+          "config not JSON: %s", err.msg);
+}
+
+/* The tiny fixture's config.json with one entry changed (section NULL: the
+ * top level; value NULL: the key removed), written to path. Takes value. */
+static int write_config(const char *path, const char *section, const char *key, json_t *value) {
+    json_error_t je;
+    json_t *root = json_load_file(config_json, 0, &je);
+    if (!root) {
+        json_decref(value);
+        return -1;
+    }
+    json_t *obj = section ? json_object_get(root, section) : root;
+    if (!obj) {
+        obj = json_object();
+        json_object_set_new(root, section, obj);
+    }
+    int rc = value ? json_object_set_new(obj, key, value) : json_object_del(obj, key);
+    if (!rc) rc = json_dump_file(root, path, JSON_INDENT(1));
+    json_decref(root);
+    return rc;
+}
+
+/* Every configuration value the engine does not implement is refused, and
+ * the message names the key, the value and what is supported. */
+static void test_config_refused(void) {
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/ember_clipseg_config_%d.json", (int)getpid());
+    static const struct {
+        const char *section, *key, *json, *words[3];
+    } cases[] = {
+        {"text_config", "hidden_act", "\"gelu_new\"", {"text_config.hidden_act", "'gelu_new'", "'quick_gelu', 'gelu'"}},
+        {"vision_config", "hidden_act", "\"gelu_pytorch_tanh\"", {"vision_config.hidden_act", "'gelu_pytorch_tanh'", "'relu'"}},
+        {"vision_config", "hidden_act", "null", {"vision_config.hidden_act", "not a string", "supported"}},
+        {"vision_config_dict", "hidden_act", "\"silu\"", {"vision_config_dict.hidden_act", "'silu'", "supported"}},
+        {"vision_config", "num_channels", "4", {"vision_config.num_channels", "4", "3 channels"}},
+        {NULL, "model_type", "\"clip\"", {"model_type", "'clip'", "'clipseg'"}},
+        {"text_config", "num_hidden_layers", "5", {"text_config.num_hidden_layers = 5", "has 2", "not of the same model"}},
+        {"vision_config", "patch_size", "32", {"vision_config.patch_size = 32", "has 16", "not of the same model"}},
+        {"vision_config", "image_size", "[64, 64]", {"vision_config.image_size", "a list", "one integer"}},
+        {"vision_config", "image_size", "224", {"vision_config.image_size = 224", "has 64", "not of the same model"}},
+        {NULL, "reduce_dim", "64", {"reduce_dim = 64", "has 16", "decoder width"}},
+        {NULL, "use_complex_transposed_convolution", "false", {"use_complex_transposed_convolution = false", "refined", "same model"}},
+        {NULL, "conditional_layer", "3", {"conditional_layer = 3", "0 to 2", "never reach"}},
+        {NULL, "extract_layers", "[1, 2, 4]", {"extract_layers", "layer 4", "4 vision layers"}},
+        {NULL, "extract_layers", "[-1, 2, 3]", {"extract_layers[0]", ">= 0", ""}},
+        {"text_config", "layer_norm_eps", "\"1e-5\"", {"text_config.layer_norm_eps", "a string", "a number"}},
+        {"vision_config", "layer_norm_eps", "-0.1", {"vision_config.layer_norm_eps", "-0.1", "from 0 to 1"}},
+        {"text_config", "eos_token_id", "[31, 49407]", {"text_config.eos_token_id", "one integer", "list"}},
+        {"text_config", "num_attention_heads", "3", {"text_config.num_attention_heads = 3", "hidden_size = 32", ""}},
+        {NULL, "decoder_num_attention_heads", "0", {"decoder_num_attention_heads", "is 0", "from 1"}},
+        {NULL, "text_config", "[]", {"text_config", "JSON object", ""}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        json_error_t je;
+        json_t *v = json_loads(cases[i].json, JSON_DECODE_ANY, &je);
+        CHECK(v != NULL, "case %zu: bad test JSON", i);
+        if (!v || write_config(path, cases[i].section, cases[i].key, v)) continue;
+        ember_clipseg *m = NULL;
+        ember_err err = {{0}};
+        int rc = ember_clipseg_load(&m, ember_backend_cpu(), fixture, NULL, path, 128, &err);
+        int named = rc != 0 && m == NULL;
+        for (int w = 0; w < 3 && named; w++) named = strstr(err.msg, cases[i].words[w]) != NULL;
+        CHECK(named, "%s.%s = %s: rc %d: %s", cases[i].section ? cases[i].section : "", cases[i].key,
+              cases[i].json, rc, err.msg);
+        if (i < 2) printf("refused: %s\n", err.msg);
+        ember_clipseg_free(m);
+    }
+    /* What inference does not depend on is ignored, whatever its value. */
+    static const struct {
+        const char *section, *key, *json;
+    } ignored[] = {
+        {NULL, "decoder_hidden_act", "\"gelu_new\""},
+        {NULL, "decoder_attention_dropout", "0.5"},
+        {"text_config", "attention_dropout", "0.3"},
+        {"vision_config", "dropout", "0.3"},
+        {NULL, "logit_scale_init_value", "7"},
+        {"text_config", "pad_token_id", "1"},
+        {NULL, "torch_dtype", "\"float16\""},
+        {"vision_config", "num_channels", "3"},
+        {"vision_config_dict", "patch_size", "16"},
+        {NULL, "text_config_dict", "null"},
+    };
+    for (size_t i = 0; i < sizeof ignored / sizeof *ignored; i++) {
+        json_error_t je;
+        json_t *v = json_loads(ignored[i].json, JSON_DECODE_ANY, &je);
+        if (!v || write_config(path, ignored[i].section, ignored[i].key, v)) {
+            CHECK(0, "ignored case %zu: cannot write", i);
+            continue;
+        }
+        ember_clipseg *m = NULL;
+        ember_err err = {{0}};
+        int rc = ember_clipseg_load(&m, ember_backend_cpu(), fixture, NULL, path, 128, &err);
+        CHECK(rc == 0, "%s = %s refused: %s", ignored[i].key, ignored[i].json, err.msg);
+        ember_clipseg_free(m);
+    }
+    /* Honoured: the activation codes and the end-of-text id reach the model. */
+    {
+        ember_clipseg *m = NULL;
+        ember_err err = {{0}};
+        write_config(path, "text_config", "hidden_act", json_string("gelu_python"));
+        int rc = ember_clipseg_load(&m, ember_backend_cpu(), fixture, NULL, path, 128, &err);
+        CHECK(rc == 0 && ember_clipseg_get_config(m)->text_act == EMBER_CLIPSEG_GELU &&
+                  ember_clipseg_get_config(m)->vision_act == EMBER_CLIPSEG_QUICK_GELU &&
+                  ember_clipseg_get_config(m)->text_eos_token_id == 63,
+              "gelu_python: %s", err.msg);
+        ember_clipseg_free(m);
+    }
+    unlink(path);
 }
 
 static void test_full_size(void) {
@@ -352,7 +481,15 @@ int main(int argc, char **argv) {
     char plain[1100];
     snprintf(plain, sizeof plain, "%s/clipseg_plain.safetensors", dir);
     test_parity_file(plain);
+    /* config.json's hidden_act: 'gelu' in both towers; 'relu' and
+     * 'gelu_python' in one each. */
+    char act[1100];
+    snprintf(act, sizeof act, "%s/clipseg_gelu.safetensors", dir);
+    test_parity_file(act);
+    snprintf(act, sizeof act, "%s/clipseg_act.safetensors", dir);
+    test_parity_file(act);
     test_errors();
+    test_config_refused();
     if (!getenv("EMBER_SKIP_FULL_SIZE")) test_full_size();
     const char *full = getenv("EMBER_CLIPSEG_FULL_FIXTURE");
     if (full && *full) test_parity_file(full);

@@ -148,6 +148,29 @@ def test_download_then_cache(kc, tmp_path):
     assert "md5" in msg.lower() and "delete" in msg.lower(), msg
 
 
+def test_messages_say_things_once(kc, tmp_path):
+    """cifar10()'s errors carry its name once, and a path once: they once
+    read "cifar10: cifar10: downloading ..." (the library prefixed the
+    builtin's name, and the binding did too)."""
+    def once(msg, *parts):
+        assert msg.startswith("cifar10: ") and not msg.startswith("cifar10: cifar10"), msg
+        for p in parts:
+            assert msg.count(p) == 1, (p, msg)
+
+    dead = "http://127.0.0.1:9/cifar.tar.gz"
+    name, msg = err(kc, f"cifar10('train', root={str(tmp_path / 'cache')!r}, url={dead!r})")
+    once(msg, "downloading", dead)
+    gone = str(tmp_path / "gone.tar.gz")
+    name, msg = err(kc, f"cifar10('train', root={gone!r})")
+    assert "does not exist" in msg, msg
+    once(msg, gone)
+    cut = tmp_path / "cut.tar.gz"
+    whole = synthetic_archive(n_train=40)
+    cut.write_bytes(whole[: len(whole) // 2])
+    name, msg = err(kc, f"cifar10('train', root={str(cut)!r})")
+    once(msg, str(cut))
+
+
 RECIPE = ("compose(random_crop(32, padding=4), hflip(), "
           "color_jitter(brightness=0.2, contrast=0.2, saturation=0.2), "
           "random_affine(degrees=15, translate=0.1), random_rotation(15), "

@@ -196,6 +196,21 @@ def test_errors_name_the_url_and_keep_variables(kc, site):
     assert printed(kc, "keep") == "42"
 
 
+def test_messages_say_things_once(kc, site):
+    """load_image's name leads its errors once, and a path appears once: an
+    empty name once gave "load_image: load_image: no file name given"."""
+    srv, d = site
+    name, msg = err(kc, "load_image('')")
+    assert msg == "load_image: no file name given", (name, msg)
+    cut = d / "cut.png"
+    whole = (d / "small.png").read_bytes()
+    cut.write_bytes(whole[: len(whole) // 2])
+    for arg in (str(cut), "file://" + str(cut)):
+        name, msg = err(kc, f"load_image({arg!r})")
+        assert name == "ValueError" and "truncated" in msg, (name, msg)
+        assert not msg.startswith("load_image: load_image") and msg.count(str(cut)) == 1, msg
+
+
 def test_interrupt_stops_a_download(kernel, site):
     km, kc = kernel
     srv, _ = site

@@ -100,6 +100,100 @@ def test_errors_keep_variables(loaded, tmp_path, code, name, words):
     assert printed(kc, "keep, len(masks)") == "7 3"
 
 
+def said_once(msg, *parts):
+    """The builtin's name leads msg once, and each part (a path, a word)
+    appears once: messages once read "x: x: ..." or named a path twice."""
+    head = msg.split(": ", 1)[0]
+    assert not msg.startswith(f"{head}: {head}"), msg
+    for p in parts:
+        assert msg.count(p) == 1, (p, msg)
+
+
+def test_missing_folder_says_so(kc, model_dir, tmp_path):
+    """A folder that is not there is named as missing, not as a bad model
+    id; a file given for the folder is named as a file."""
+    ok(kc, "keep = 7")
+    gone = str(tmp_path / "no-such-model")
+    name, msg = err(kc, f"clipseg({gone!r})")
+    assert name == "FileNotFoundError" and f"the folder '{gone}' does not exist" in msg, (name, msg)
+    assert "model id" not in msg, msg
+    said_once(msg, gone)
+    name, msg = err(kc, "clipseg('./no-such-model')")
+    assert name == "FileNotFoundError" and "does not exist" in msg and "working directory" in msg, msg
+    weights = str(model_dir / "model.safetensors")
+    name, msg = err(kc, f"clipseg({weights!r})")
+    assert "is a file, not a model folder" in msg, msg
+    assert printed(kc, "keep") == "7"
+
+
+def copy_model(model_dir, dest, edit_config=None):
+    import json
+    import shutil
+    shutil.copytree(model_dir, dest)
+    if edit_config:
+        cfg = json.loads((dest / "config.json").read_text())
+        edit_config(cfg)
+        (dest / "config.json").write_text(json.dumps(cfg))
+    return str(dest)
+
+
+def test_truncated_weights_name_the_file_once(kc, model_dir, tmp_path):
+    d = copy_model(model_dir, tmp_path / "m")
+    w = tmp_path / "m" / "model.safetensors"
+    w.write_bytes(w.read_bytes()[:100000])
+    name, msg = err(kc, f"clipseg({d!r})")
+    assert name == "ValueError" and "truncated" in msg, (name, msg)
+    said_once(msg, str(w))
+
+
+@pytest.mark.parametrize("section, key, value, words", [
+    ("vision_config", "hidden_act", "gelu_new", ["vision_config.hidden_act", "'gelu_new'", "'quick_gelu'"]),
+    ("text_config", "hidden_act", "silu", ["text_config.hidden_act", "'silu'", "'gelu'"]),
+    ("vision_config", "num_channels", 1, ["vision_config.num_channels", "3 channels"]),
+    ("text_config", "eos_token_id", 5, ["text_config.eos_token_id is 5", "49407"]),
+    (None, "use_complex_transposed_convolution", False, ["use_complex_transposed_convolution", "refined"]),
+])
+def test_unsupported_config_is_refused(kc, model_dir, tmp_path, section, key, value, words):
+    """A config.json value the engine does not implement stops clipseg()
+    with a message naming the key (it once ran 'gelu' as quick_gelu)."""
+    def edit(cfg):
+        (cfg[section] if section else cfg)[key] = value
+    d = copy_model(model_dir, tmp_path / "m", edit)
+    name, msg = err(kc, f"clipseg({d!r}, device='cpu')")
+    assert name == "ValueError", (name, msg)
+    for w in words:
+        assert w in msg, (w, msg)
+    said_once(msg, str(tmp_path / "m" / "config.json"))
+
+
+@pytest.mark.parametrize("key, value", [("resample", 3), ("size", {"shortest_edge": 128}),
+                                        ("do_normalize", False), ("size", "x")])
+def test_unsupported_preprocessing_is_refused(kc, model_dir, tmp_path, key, value):
+    """preprocessor_config.json likewise: a setting the pre-processing does
+    not implement is refused (a size of "x" was once silently ignored)."""
+    import json
+    d = copy_model(model_dir, tmp_path / "m")
+    pre = tmp_path / "m" / "preprocessor_config.json"
+    cfg = json.loads(pre.read_text())
+    cfg[key] = value
+    pre.write_text(json.dumps(cfg))
+    name, msg = err(kc, f"clipseg({d!r}, device='cpu')")
+    assert name == "ValueError" and key in msg, (name, msg)
+    said_once(msg, str(pre))
+
+
+def test_gelu_config_loads(kc, model_dir, tmp_path):
+    """hidden_act 'gelu' is honoured, not refused (numbers: tests/nn)."""
+    def edit(cfg):
+        cfg["text_config"]["hidden_act"] = cfg["vision_config"]["hidden_act"] = "gelu"
+    d = copy_model(model_dir, tmp_path / "m", edit)
+    ok(kc, f"sg = clipseg({d!r}, device='cpu')")
+    ok(kc, f"im = load_image({str(ROOT / 'kernelspec' / 'logo-64x64.png')!r})")
+    q = ok(kc, "sg_masks = segment(sg, im, 'a cat'); sg_masks[0].max")
+    quick = ok(kc, f"seg_q = clipseg({str(model_dir)!r}, device='cpu'); segment(seg_q, im, 'a cat')[0].max")
+    assert result(q)["text/plain"] != result(quick)["text/plain"]
+
+
 class Hub:
     """A local stand-in for huggingface.co: /<org>/<name>/resolve/<rev>/<file>."""
 
@@ -132,6 +226,29 @@ class Hub:
     def close(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def test_failed_download_says_downloading_once(model_dir, tmp_path):
+    """Weights the hub does not have, in either format: one "downloading
+    <url>", which names the file and the repo (it once said "downloading f
+    of r: downloading"), after the format tried first."""
+    from protocol_util import start, stop
+    folder = tmp_path / "partial"
+    folder.mkdir()
+    for f in ("vocab.json", "merges.txt"):
+        (folder / f).write_bytes((model_dir / f).read_bytes())
+    hub = Hub(folder)
+    km, kc = start(env={**os.environ, "HF_ENDPOINT": hub.url, "EMBER_DATA": str(tmp_path / "ember"),
+                        "HF_HUB_CACHE": str(tmp_path / "hf")})
+    try:
+        name, msg = err(kc, "clipseg('tiny/clipseg', device='cpu')")
+        assert name == "OSError" and "404" in msg, (name, msg)
+        assert msg.startswith(f"clipseg: model.safetensors is not on {hub.url} for tiny/clipseg (not found), "
+                              "and downloading http://"), msg
+        said_once(msg, "downloading", "model.safetensors", "tiny/clipseg/resolve/main/pytorch_model.bin")
+    finally:
+        stop(km, kc)
+        hub.close()
 
 
 def test_download_into_cache(model_dir, tmp_path):

@@ -15,6 +15,10 @@ transformers 4.x, tokenizers 0.22 and huggingface_hub 0.x), each case also
 records transformers 4's CLIPTokenizerFast ids (must equal "ids") and, where
 it differs, the pure-Python CLIPTokenizer's ("ids_slow", without ftfy),
 which the C tokenizer deliberately does not follow (see clip_tokenizer.h).
+Where the tokenizer a processor saved by transformers 5 from vocab.json
+and merges.txt alone (tokenizer.json with normalized=false special tokens,
+read back with from_pretrained) gives other ids, a case records them as
+"ids_specials_raw" ("<|ENDOFTEXT|>" is then ordinary text).
 
     python3 tests/text/gen_tokenizer_fixtures.py --sweep [shared_data_dir]
 
@@ -32,17 +36,33 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 OUT = os.path.join(REPO, "tests", "fixtures", "clip_tokens.json")
 
 
-def make_tokenizer(data):
+def make_tokenizer(data, normalized=True):
     from transformers import AddedToken, CLIPTokenizer
 
     def special(s):
-        return AddedToken(s, lstrip=False, rstrip=False, normalized=True, single_word=False, special=True)
+        return AddedToken(s, lstrip=False, rstrip=False, normalized=normalized, single_word=False, special=True)
 
     d = os.path.join(data, "clip-tokenizer")
     return CLIPTokenizer(vocab=os.path.join(d, "vocab.json"), merges=os.path.join(d, "merges.txt"),
                          bos_token=special("<|startoftext|>"), eos_token=special("<|endoftext|>"),
                          unk_token=special("<|endoftext|>"), pad_token=special("<|endoftext|>"),
                          model_max_length=77)
+
+
+def saved_tokenizer_raw(data):
+    """The tokenizer of a processor that transformers 5 saved from a folder
+    holding only vocab.json and merges.txt: its special tokens are
+    normalized=false. Saved (tokenizer.json) and read back, as
+    from_pretrained reads such a folder."""
+    import tempfile
+
+    from transformers import AutoTokenizer
+    with tempfile.TemporaryDirectory() as tmp:
+        make_tokenizer(data, normalized=False).save_pretrained(tmp)
+        with open(os.path.join(tmp, "tokenizer.json"), encoding="utf-8") as f:
+            doc = json.load(f)
+        assert all(not t["normalized"] for t in doc["added_tokens"]), doc["added_tokens"]
+        return AutoTokenizer.from_pretrained(tmp, model_max_length=77)
 
 
 LONG = (
@@ -160,6 +180,7 @@ def main():
 
     assert len(CASES) == len(set(CASES)), "duplicate fixture strings"
     enc = tok(CASES, truncation=True)["input_ids"]
+    enc_raw = saved_tokenizer_raw(DATA)(CASES, truncation=True)["input_ids"]
     full = tok(CASES, add_special_tokens=False)["input_ids"]
     v4, ref4 = tf4_ids(CASES)
     cases = []
@@ -173,6 +194,8 @@ def main():
             if ref4["slow"][i] != enc[i]:
                 c["ids_slow"] = ref4["slow"][i]
                 slow_diff += 1
+        if enc_raw[i] != enc[i]:
+            c["ids_specials_raw"] = enc_raw[i]
         c["decoded"] = tok.decode(enc[i], skip_special_tokens=True)
         cases.append(c)
     batches = []
