@@ -1,5 +1,6 @@
-/* seg.c — CLIPSegProcessor's image pre-processing, probabilities, and masks
- * drawn as pictures (viridis maps and tinted overlays). See seg.h. */
+/* seg.c — CLIPSegProcessor's image pre-processing, probabilities, a map's
+ * values at the photo's size, and masks drawn as pictures (viridis maps,
+ * tinted overlays with a legend). See seg.h. */
 #include "seg/seg.h"
 
 #include <jansson.h>
@@ -32,6 +33,48 @@ static int read_triple(json_t *a, float out[3], const char *name, const char *pa
     return 0;
 }
 
+/* The image processor's switches: what CLIPSegProcessor (ViTImageProcessor)
+ * does is what ember_seg_preprocess implements, and a file asking for
+ * anything else is refused rather than silently run the usual way. Keys
+ * that only name classes (processor_class) or that the RGB conversion
+ * makes moot (do_convert_rgb) are ignored. */
+static int check_processor(json_t *root, const char *path, ember_err *err)
+{
+    static const char *const on[] = {"do_resize", "do_rescale", "do_normalize"};
+    for (size_t i = 0; i < sizeof on / sizeof *on; i++) {
+        json_t *v = json_object_get(root, on[i]);
+        if (v && !json_is_true(v))
+            return ember_err_set(err, "%s: %s must be true: Ember always resizes, rescales by 1/255 "
+                                      "and normalises, as CLIPSeg's processor does", path, on[i]);
+    }
+    static const char *const off[] = {"do_center_crop", "do_pad", "do_reduce_labels"};
+    for (size_t i = 0; i < sizeof off / sizeof *off; i++) {
+        json_t *v = json_object_get(root, off[i]);
+        if (v && !json_is_false(v) && !json_is_null(v))
+            return ember_err_set(err, "%s: %s is not supported (CLIPSeg's processor does not "
+                                      "use it)", path, off[i]);
+    }
+    json_t *v = json_object_get(root, "resample");
+    if (v && !(json_is_integer(v) && json_integer_value(v) == 2))
+        return ember_err_set(err, "%s: resample must be 2 (PIL's BILINEAR, the one resize Ember "
+                                  "implements), got %s%lld", path, json_is_integer(v) ? "" : "a non-integer ",
+                             json_is_integer(v) ? (long long)json_integer_value(v) : 0LL);
+    v = json_object_get(root, "rescale_factor");
+    if (v && !(json_is_number(v) && fabs(json_number_value(v) * 255.0 - 1.0) < 1e-9))
+        return ember_err_set(err, "%s: rescale_factor must be 1/255 (0.00392156862745098), got %g",
+                             path, json_is_number(v) ? json_number_value(v) : NAN);
+    static const char *const kinds[] = {"image_processor_type", "feature_extractor_type"};
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
+        v = json_object_get(root, kinds[i]);
+        const char *t = json_is_string(v) ? json_string_value(v) : NULL;
+        if (v && !(t && !strncmp(t, "ViT", 3)))
+            return ember_err_set(err, "%s: %s is '%.60s'; Ember implements CLIPSeg's own "
+                                      "(ViTImageProcessor / ViTFeatureExtractor)", path, kinds[i],
+                                 t ? t : "not a string");
+    }
+    return 0;
+}
+
 int ember_seg_read_norm(const char *path, ember_seg_norm *out, ember_err *err)
 {
     json_error_t je;
@@ -44,21 +87,29 @@ int ember_seg_read_norm(const char *path, ember_seg_norm *out, ember_err *err)
         ember_err_set(err, "%s: expected a JSON object", path);
         goto out;
     }
+    if (check_processor(root, path, err) != 0)
+        goto out;
     json_t *size = json_object_get(root, "size");
     if (json_is_integer(size)) {
-        n.size = (int)json_integer_value(size);
+        n.size = json_integer_value(size) > 4096 ? 0 : (int)json_integer_value(size);
     } else if (json_is_object(size)) {
         json_t *h = json_object_get(size, "height"), *w = json_object_get(size, "width");
-        json_t *s = json_object_get(size, "shortest_edge");
-        if (json_is_integer(h) && json_is_integer(w) && json_integer_value(h) != json_integer_value(w)) {
+        /* {"shortest_edge"} keeps the aspect ratio: not the square input
+         * the model takes, so it is refused rather than read as a side. */
+        if (!json_is_integer(h) || !json_is_integer(w) || json_object_size(size) != 2) {
+            ember_err_set(err, "%s: size must be a number or {\"height\": n, \"width\": n}; "
+                               "other forms (e.g. shortest_edge) are not supported", path);
+            goto out;
+        }
+        if (json_integer_value(h) != json_integer_value(w)) {
             ember_err_set(err, "%s: only square sizes are supported, got %lldx%lld", path,
                           (long long)json_integer_value(w), (long long)json_integer_value(h));
             goto out;
         }
-        if (json_is_integer(h))
-            n.size = (int)json_integer_value(h);
-        else if (json_is_integer(s))
-            n.size = (int)json_integer_value(s);
+        n.size = json_integer_value(h) > 4096 ? 0 : (int)json_integer_value(h);
+    } else if (size) {
+        ember_err_set(err, "%s: size must be a number or {\"height\": n, \"width\": n}", path);
+        goto out;
     }
     if (n.size < 16 || n.size > 4096) {
         ember_err_set(err, "%s: size %d is out of range (16..4096)", path, n.size);
@@ -131,19 +182,32 @@ static float sample(const float *p, int w, int h, double x, double y)
     return (float)(top * (1 - fy) + bot * fy);
 }
 
-/* The map at out_w x out_h, clamped to [0, 1] (NaN as 0). */
+float ember_seg_mask_at(const float *prob, int w, int h, int out_w, int out_h, int x, int y)
+{
+    double sx = (double)w / out_w, sy = (double)h / out_h;
+    float v = sample(prob, w, h, (x + 0.5) * sx, (y + 0.5) * sy);
+    return v != v ? 0.0f : v < 0 ? 0.0f : v > 1 ? 1.0f : v;
+}
+
+/* The map at out_w x out_h; NULL when out of memory. */
 static float *resized(const float *prob, int w, int h, int out_w, int out_h)
 {
     float *r = malloc((size_t)out_w * (size_t)out_h * sizeof *r);
     if (!r)
         return NULL;
-    double sx = (double)w / out_w, sy = (double)h / out_h;
     for (int y = 0; y < out_h; y++)
-        for (int x = 0; x < out_w; x++) {
-            float v = sample(prob, w, h, (x + 0.5) * sx, (y + 0.5) * sy);
-            r[(size_t)y * out_w + x] = v != v ? 0.0f : v < 0 ? 0.0f : v > 1 ? 1.0f : v;
-        }
+        for (int x = 0; x < out_w; x++)
+            r[(size_t)y * out_w + x] = ember_seg_mask_at(prob, w, h, out_w, out_h, x, y);
     return r;
+}
+
+int ember_seg_mask_resize(const float *prob, int w, int h, int out_w, int out_h, float **out,
+                          ember_err *err)
+{
+    if (w <= 0 || h <= 0 || out_w <= 0 || out_h <= 0)
+        return ember_err_set(err, "mask: empty size");
+    *out = resized(prob, w, h, out_w, out_h);
+    return *out ? 0 : ember_err_set(err, "out of memory for a %dx%d mask", out_w, out_h);
 }
 
 int ember_seg_mask_image(const float *prob, int w, int h, int out_w, int out_h, ember_image *out,
@@ -183,23 +247,34 @@ const char *ember_seg_color_name(size_t k)
 }
 
 int ember_seg_overlay(const ember_image *img, const float *const *probs, size_t n, int w, int h,
-                      double alpha, double threshold, ember_image *out, ember_err *err)
+                      const ember_seg_overlay_opts *o, ember_image *out, ember_err *err)
 {
     char msg[256];
+    double alpha = o->alpha, threshold = o->threshold;
     if (!(alpha >= 0 && alpha <= 1))
-        return ember_err_set(err, "overlay: alpha must be from 0 to 1, got %g", alpha);
+        return ember_err_set(err, "alpha must be from 0 to 1, got %g", alpha);
     ember_image base = {0};
     if (ember_image_convert(img, 3, &base, msg, sizeof msg) != 0)
-        return ember_err_set(err, "overlay: %s", msg);
+        return ember_err_set(err, "%s", msg);
     size_t npx = (size_t)img->width * (size_t)img->height;
+    uint8_t (*used)[3] = calloc(n ? n : 1, sizeof *used); /* the colours, for the legend */
+    if (!used) {
+        ember_image_free(&base);
+        return ember_err_set(err, "out of memory");
+    }
     for (size_t k = 0; k < n; k++) {
         float *r = resized(probs[k], w, h, img->width, img->height);
         if (!r) {
             ember_image_free(&base);
-            return ember_err_set(err, "overlay: out of memory");
+            free(used);
+            return ember_err_set(err, "out of memory");
         }
         uint8_t rgb[3];
-        ember_seg_color(k, rgb);
+        if (o->colors)
+            memcpy(rgb, o->colors[k], 3);
+        else
+            ember_seg_color(k, rgb);
+        memcpy(used[k], rgb, 3);
         for (size_t i = 0; i < npx; i++) {
             double p = threshold >= 0 ? (r[i] >= threshold ? 1.0 : 0.0) : r[i];
             double a = alpha * p;
@@ -210,6 +285,13 @@ int ember_seg_overlay(const ember_image *img, const float *const *probs, size_t 
         }
         free(r);
     }
+    if (o->labels &&
+        ember_image_draw_legend(&base, o->labels, (const uint8_t(*)[3])used, n, msg, sizeof msg) != 0) {
+        ember_image_free(&base);
+        free(used);
+        return ember_err_set(err, "%s", msg);
+    }
+    free(used);
     *out = base;
     return 0;
 }

@@ -1,7 +1,8 @@
 /* seg.h — the pure-C side of text-prompted segmentation around the CLIPSeg
  * model (engine/nn/clipseg.h): CLIPSegProcessor's image pre-processing,
- * logits to probabilities, and masks drawn as pictures (a viridis map, a
- * coloured overlay on the photo). */
+ * logits to probabilities, a map's values at the photo's size, and masks
+ * drawn as pictures (a viridis map, a coloured overlay on the photo with a
+ * legend of the prompts). */
 #ifndef EMBER_SEG_SEG_H
 #define EMBER_SEG_SEG_H
 
@@ -26,9 +27,12 @@ typedef struct ember_seg_norm {
 /* The values of CIDAS/clipseg-rd64-refined's preprocessor_config.json. */
 ember_seg_norm ember_seg_default_norm(void);
 
-/* Reads "size" (a number, or {"height", "width"} / {"shortest_edge"}),
- * "image_mean" and "image_std" from a preprocessor_config.json; fields it
- * lacks keep their defaults. */
+/* Reads "size" (a number, or {"height": n, "width": n}), "image_mean" and
+ * "image_std" from a preprocessor_config.json; fields it lacks keep their
+ * defaults. A setting ember_seg_preprocess does not implement is refused
+ * with the key named: do_resize / do_rescale / do_normalize false, resample
+ * other than 2 (BILINEAR), rescale_factor other than 1/255, a centre crop,
+ * a non-square or shortest_edge size, a processor other than ViT's. */
 int ember_seg_read_norm(const char *path, ember_seg_norm *out, ember_err *err);
 
 /* pixel_values for one image: RGB (grey is spread, alpha dropped as PIL's
@@ -46,11 +50,30 @@ void ember_seg_sigmoid(const float *logits, size_t n, float *probs);
 int ember_seg_mask_image(const float *prob, int w, int h, int out_w, int out_h, ember_image *out,
                          ember_err *err);
 
-/* The photo with each of n masks tinted in palette colour k (see
- * ember_seg_color): weight alpha * p (or alpha where p >= threshold when
- * threshold >= 0). Masks are w x h and resized to the photo. */
+/* The map at the photo's size: out_w x out_h floats (malloc'd, the
+ * caller frees), bilinear with pixel centres aligned, clamped to [0, 1]
+ * (NaN as 0). Every number a mask gives at the photo's size (at(),
+ * region(), values, the .npy file) and every picture of it comes from
+ * this one resampling. */
+int ember_seg_mask_resize(const float *prob, int w, int h, int out_w, int out_h, float **out,
+                          ember_err *err);
+/* One value of that map, at photo pixel (x, y) (0 <= x < out_w, 0 <= y <
+ * out_h): bit for bit the same as ember_seg_mask_resize's. */
+float ember_seg_mask_at(const float *prob, int w, int h, int out_w, int out_h, int x, int y);
+
+/* How ember_seg_overlay tints and labels. */
+typedef struct ember_seg_overlay_opts {
+    double alpha;     /* 0..1: how far a pixel moves towards its colour */
+    double threshold; /* < 0: weight by the probability; else alpha where p >= threshold */
+    const uint8_t (*colors)[3];  /* one per mask, or NULL for the palette (ember_seg_color) */
+    const char *const *labels;   /* one per mask for a legend, or NULL for none */
+} ember_seg_overlay_opts;
+
+/* The photo with each of n masks tinted in its colour: weight alpha * p
+ * (or alpha where p >= threshold), masks (w x h) resized to the photo;
+ * then the legend, when labels are given (ember_image_draw_legend). */
 int ember_seg_overlay(const ember_image *img, const float *const *probs, size_t n, int w, int h,
-                      double alpha, double threshold, ember_image *out, ember_err *err);
+                      const ember_seg_overlay_opts *opts, ember_image *out, ember_err *err);
 
 /* Colour k of the overlay palette (matplotlib's tab10, cycling) and its name
  * ("blue", "orange", ...). */

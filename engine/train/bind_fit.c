@@ -1,13 +1,15 @@
 /* bind_fit.c — training and evaluation in the language: fit() with its live
  * progress bar, per-epoch log line and live loss/accuracy plot; the "run"
- * value it returns (the epoch history, drawn by plot(run)); evaluate() and
- * its "evaluation" value (accuracy, per-class table, confusion matrix,
- * captioned samples). */
+ * value it returns (the epoch history, drawn by plot(run), saved as CSV or
+ * JSON); evaluate() and its "evaluation" value (accuracy, per-class table,
+ * confusion matrix, captioned samples; the numbers saved as CSV or JSON). */
 #include "train/bind.h"
 #include "data/bind.h"
+#include "fileio/tabular.h"
 #include "viz/bind.h"
 #include "viz/mime.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -63,8 +65,8 @@ static const train_run *run_of(const lang_value *v);
 
 /* The curves of a history: loss and accuracy (%) against the epoch number
  * (1-based, as people count epochs), train and test. */
-static int render_curves(const ember_epoch_record *recs, int n, const char *title, ember_png *out,
-                         char *err, size_t errlen)
+static int render_curves(const ember_epoch_record *recs, int n, const char *title,
+                         ember_figure_format fmt, ember_png *out, char *err, size_t errlen)
 {
     size_t sz = (size_t)(n > 0 ? n : 1);
     double *x = malloc(sz * sizeof *x), *tl = malloc(sz * sizeof *tl), *vl = malloc(sz * sizeof *vl);
@@ -90,7 +92,7 @@ static int render_curves(const ember_epoch_record *recs, int n, const char *titl
         {.title = "Loss", .xlabel = "epoch", .series = loss, .nseries = have_test ? 2 : 1},
         {.title = "Accuracy (%)", .xlabel = "epoch", .series = acc, .nseries = have_test ? 2 : 1},
     };
-    ember_figure_opts fig = {.title = title, .width = 760, .height = 300};
+    ember_figure_opts fig = {.title = title, .width = 760, .height = 300, .format = fmt};
     rc = ember_plot_lines(panels, 2, &fig, out, err, errlen);
 out:
     free(x), free(tl), free(vl), free(ta), free(va);
@@ -128,7 +130,7 @@ static json_t *run_mime(const lang_value *self)
         return NULL;
     ember_png png;
     char err[256];
-    if (render_curves(r->recs, r->n, NULL, &png, err, sizeof err) != 0)
+    if (render_curves(r->recs, r->n, NULL, EMBER_FIGURE_PNG, &png, err, sizeof err) != 0)
         return NULL;
     char *text = run_repr(self);
     json_t *data = NULL, *meta = NULL;
@@ -196,18 +198,130 @@ static void run_attr_names(const lang_value *self, void (*add)(void *acc, const 
         add(acc, names[i]);
 }
 
+/* What plot(run) drew, to draw it again as SVG or PDF. */
+typedef struct run_curves {
+    ember_epoch_record *recs;
+    int n;
+} run_curves;
+
+static void run_curves_free(void *data)
+{
+    run_curves *c = data;
+    if (c)
+        free(c->recs);
+    free(c);
+}
+
+static int run_curves_redraw(void *ctx, ember_figure_format fmt, ember_png *out, char *err,
+                             size_t errlen)
+{
+    const run_curves *c = ctx;
+    return render_curves(c->recs, c->n, NULL, fmt, out, err, errlen);
+}
+
 static lang_value *m_run_plot(lang_ctx *cx, const lang_args *a)
 {
     const train_run *r = run_of(a->self);
     if (r->n == 0)
         return lang_raise(cx, "ValueError", "run.plot: the run has no finished epoch to draw");
+    run_curves *c = calloc(1, sizeof *c);
+    if (c)
+        c->recs = malloc((size_t)r->n * sizeof *c->recs);
+    if (!c || !c->recs) {
+        free(c);
+        return lang_raise(cx, "MemoryError", "run.plot: out of memory");
+    }
+    memcpy(c->recs, r->recs, (size_t)r->n * sizeof *c->recs);
+    c->n = r->n;
     ember_png png;
     char err[256];
-    if (render_curves(r->recs, r->n, NULL, &png, err, sizeof err) != 0)
+    if (render_curves(r->recs, r->n, NULL, EMBER_FIGURE_PNG, &png, err, sizeof err) != 0) {
+        run_curves_free(c);
         return lang_raise(cx, "ValueError", "run.plot: %s", err);
+    }
     char detail[48];
     snprintf(detail, sizeof detail, "%d epoch%s", r->n, r->n == 1 ? "" : "s");
-    return viz_plot_from_png(cx, &png, "plot", "Training", detail);
+    return viz_plot_from_render(cx, &png, run_curves_redraw, c, run_curves_free, "plot",
+                                "Training", detail);
+}
+
+/* The columns of a saved history: the run's attribute names (one row per
+ * epoch, so the first is "epoch"). */
+static const char *const run_columns[] = {"epoch", "lr", "train_loss", "train_acc", "test_loss",
+                                          "test_acc", "seconds", "images_per_sec"};
+
+static void run_record_values(const ember_epoch_record *e, double v[8])
+{
+    v[0] = e->epoch + 1;
+    v[1] = e->lr;
+    v[2] = e->train_loss;
+    v[3] = e->train_acc;
+    v[4] = e->test_loss;
+    v[5] = e->test_acc;
+    v[6] = e->seconds;
+    v[7] = e->images_per_sec;
+}
+
+static int run_save_csv(const train_run *r, const char *path, ember_ferr *err)
+{
+    ember_csv c = {0};
+    for (size_t k = 0; k < 8; k++)
+        ember_csv_str(&c, run_columns[k]);
+    ember_csv_end_row(&c);
+    for (int i = 0; i < r->n; i++) {
+        double v[8];
+        run_record_values(&r->recs[i], v);
+        ember_csv_int(&c, (int64_t)v[0]);
+        for (size_t k = 1; k < 8; k++)
+            ember_csv_num(&c, v[k]); /* no test set: empty fields */
+        ember_csv_end_row(&c);
+    }
+    return ember_csv_save(&c, path, err);
+}
+
+static int run_save_json(const train_run *r, const char *path, ember_ferr *err)
+{
+    json_t *hist = json_array();
+    json_t *root = json_pack("{s:s, s:o}", "description", r->desc, "history", hist);
+    int rc = root ? 0 : -1;
+    for (int i = 0; rc == 0 && i < r->n; i++) {
+        double v[8];
+        run_record_values(&r->recs[i], v);
+        json_t *rec = json_object();
+        rc = rec && json_array_append_new(hist, rec) == 0 ? 0 : -1;
+        if (rc == 0)
+            rc = json_object_set_new(rec, run_columns[0], json_integer((json_int_t)v[0]));
+        for (size_t k = 1; rc == 0 && k < 8; k++)
+            rc = json_object_set_new(rec, run_columns[k], ember_json_number(v[k])); /* NaN: null */
+    }
+    if (rc == 0)
+        rc = ember_json_save(root, path, err);
+    else
+        ember_ferr_set(err, ENOMEM, "out of memory");
+    json_decref(root);
+    return rc;
+}
+
+/* save(path): the history as .csv (one row per epoch) or .json. */
+static lang_value *m_run_save(lang_ctx *cx, const lang_args *a)
+{
+    const train_run *r = run_of(a->self);
+    const char *path;
+    if (viz_save_path(cx, a, &path) < 0)
+        return NULL;
+    char ext[16];
+    viz_save_ext(path, ext, sizeof ext);
+    ember_ferr err;
+    int rc;
+    if (!strcmp(ext, ".csv"))
+        rc = run_save_csv(r, path, &err);
+    else if (!strcmp(ext, ".json"))
+        rc = run_save_json(r, path, &err);
+    else
+        return viz_save_unsupported(cx, a->fname, path, "a run",
+                                    ".csv or .json (its history; plot(run).save(path) for the "
+                                    "curves)");
+    return rc == 0 ? lang_none() : viz_save_error(cx, a->fname, &err);
 }
 
 /* run.table(): one row per epoch, as the reference notebook prints them. */
@@ -254,6 +368,12 @@ static const lang_builtin run_methods[] = {
      m_run_plot},
     {"table()", "One row per epoch: learning rate, train and test loss and accuracy, time.",
      m_run_table},
+    {"save(path)",
+     "Write the history to path by its extension: .csv, one row per epoch with the columns "
+     "epoch, lr, train_loss, train_acc, test_loss, test_acc, seconds, images_per_sec (empty "
+     "without a test set), or .json, {\"description\": ..., \"history\": [one object per "
+     "epoch]} (null without a test set). save(run, path) is the same.",
+     m_run_save},
 };
 
 static const lang_type train_run_type = {
@@ -262,7 +382,8 @@ static const lang_type train_run_type = {
            "and accuracy curves. Lists per epoch: run.epochs, run.train_loss, run.train_acc, "
            "run.test_loss, run.test_acc (none without a test set), run.lr, run.seconds, "
            "run.images_per_sec (accuracies are fractions). run.table() lists them; plot(run) "
-           "draws them. model.history is the run of every epoch the model has trained.",
+           "draws them; run.save(path) writes them (.csv or .json). model.history is the run "
+           "of every epoch the model has trained.",
     .free = run_free,
     .repr = run_repr,
     .mime = run_mime,
@@ -306,7 +427,6 @@ typedef struct fit_ui {
     progress_bar *pb;
     int64_t steps_per_epoch, total_steps;
     int epochs, first_epoch;
-    int interrupted;
     int live;
     char display_id[64];
     int plot_shown;
@@ -324,11 +444,7 @@ static int fit_on_step(void *ctx, const ember_fit_progress *p)
              p->epoch + 1, ui->first_epoch + ui->epochs, p->loss, 100 * p->acc, p->lr);
     progress_bar_set_postfix(ui->pb, post);
     progress_bar_update(ui->pb, (double)done);
-    if (lang_check_interrupt(ui->cx) < 0) {
-        ui->interrupted = 1;
-        return 1;
-    }
-    return 0;
+    return lang_check_interrupt(ui->cx) < 0;
 }
 
 /* The test evaluation after each epoch (minutes for the full model on a
@@ -337,11 +453,7 @@ static int fit_on_eval(void *ctx, int64_t done, int64_t total)
 {
     fit_ui *ui = ctx;
     (void)done, (void)total;
-    if (lang_check_interrupt(ui->cx) < 0) {
-        ui->interrupted = 1;
-        return 1;
-    }
-    return 0;
+    return lang_check_interrupt(ui->cx) < 0;
 }
 
 static void show_curves(fit_ui *ui)
@@ -351,7 +463,8 @@ static void show_curves(fit_ui *ui)
         return;
     ember_png png;
     char err[256];
-    if (render_curves(ui->hist->epochs + ui->hist_start, n, ui->title, &png, err, sizeof err) != 0)
+    if (render_curves(ui->hist->epochs + ui->hist_start, n, ui->title, EMBER_FIGURE_PNG, &png, err,
+                      sizeof err) != 0)
         return; /* a missed frame; training goes on */
     json_t *data = NULL, *meta = NULL;
     if (ember_png_bundle(&png, "<training curves>", &data, &meta, err, sizeof err) == 0) {
@@ -376,11 +489,7 @@ static int fit_on_epoch(void *ctx, const ember_epoch_record *e)
     lang_write(ui->cx, "stdout", line, (size_t)(len < (int)sizeof line ? len : (int)sizeof line - 1));
     if (ui->live)
         show_curves(ui);
-    if (lang_check_interrupt(ui->cx) < 0) {
-        ui->interrupted = 1;
-        return 1;
-    }
-    return 0;
+    return lang_check_interrupt(ui->cx) < 0;
 }
 
 static int opt_obj(lang_ctx *cx, const lang_args *a, size_t i, const void *p, const char *what)
@@ -498,8 +607,11 @@ static lang_value *b_fit(lang_ctx *cx, const lang_args *a)
         if (st->has_normalize)
             st->normalize = test_aug.steps[0];
     }
-    progress_bar_finish(ui.pb, rc == 0 ? PROGRESS_OK : ui.interrupted ? PROGRESS_INTERRUPTED
-                                                                       : PROGRESS_ERROR);
+    /* Stopped: by a callback that saw the interrupt, or by the engine
+     * inside a step (the step then was not applied). */
+    progress_bar_finish(ui.pb, rc == 0                   ? PROGRESS_OK
+                               : rc == EMBER_FIT_STOPPED ? PROGRESS_INTERRUPTED
+                                                         : PROGRESS_ERROR);
     if (rc < 0)
         return lang_raise(cx, strstr(err.msg, "out of memory") ? "MemoryError" : "RuntimeError",
                           "fit: %s", err.msg);
@@ -511,8 +623,9 @@ static lang_value *b_fit(lang_ctx *cx, const lang_args *a)
                            "epoch\n",
                            done, done == 1 ? "" : "s");
         lang_write(cx, "stderr", line, (size_t)(len < (int)sizeof line ? len : (int)sizeof line - 1));
-        return lang_error_pending(cx) ? NULL
-                                      : lang_raise(cx, "KeyboardInterrupt", "fit interrupted");
+        if (lang_error_pending(cx) || lang_check_interrupt(cx) < 0)
+            return NULL;
+        return lang_raise(cx, "KeyboardInterrupt", "fit interrupted");
     }
     char desc[200];
     snprintf(desc, sizeof desc, "%s, %s %s, batch %d", train->name, dev, prec, o.batch_size);
@@ -546,19 +659,34 @@ static train_eval *eval_of(const lang_value *v)
     return v->as.obj.data;
 }
 
+/* Which loss the evaluation reports, so a number is never ambiguous. */
+static void loss_name(double smoothing, char *buf, size_t len)
+{
+    if (smoothing == 0) {
+        snprintf(buf, len, "cross-entropy");
+        return;
+    }
+    char s[32];
+    lang_format_float(smoothing, s, sizeof s);
+    snprintf(buf, len, "cross-entropy, label smoothing %s", s);
+}
+
 static char *eval_repr(const lang_value *self)
 {
     const train_eval *e = eval_of(self);
     char c[32], n[32], *out = NULL;
     lang_format_thousands(e->r.correct, c, sizeof c);
     lang_format_thousands(e->r.n, n, sizeof n);
-    if (asprintf(&out, "<evaluation on %s: accuracy %.2f%% (%s/%s), loss %.4f>", e->name,
-                 100 * e->r.accuracy, c, n, e->r.loss) < 0)
+    char crit[64];
+    loss_name(e->r.label_smoothing, crit, sizeof crit);
+    if (asprintf(&out, "<evaluation on %s: accuracy %.2f%% (%s/%s), loss %.4f (%s)>", e->name,
+                 100 * e->r.accuracy, c, n, e->r.loss, crit) < 0)
         return NULL;
     return out;
 }
 
-static int render_confusion(const train_eval *e, ember_png *out, char *err, size_t errlen)
+static int render_confusion(const train_eval *e, ember_figure_format fmt, ember_png *out, char *err,
+                            size_t errlen)
 {
     const ember_dataset *ds = data_dataset_of(e->dataset);
     int K = e->r.n_classes;
@@ -576,7 +704,7 @@ static int render_confusion(const train_eval *e, ember_png *out, char *err, size
     ember_heatmap hm = {.values = vals, .rows = K, .cols = K, .xlabel = "predicted",
                         .ylabel = "true", .colorbar_label = "images", .row_labels = labels,
                         .col_labels = labels};
-    ember_figure_opts fig = {.title = "Confusion matrix"};
+    ember_figure_opts fig = {.title = "Confusion matrix", .format = fmt};
     rc = ember_plot_heatmap(&hm, &fig, out, err, errlen);
 out:
     free(vals);
@@ -586,8 +714,8 @@ out:
 
 /* The first n images (or the first n mistakes), captioned "predicted"
  * when right and "predicted (true)" when wrong. */
-static int render_samples(const train_eval *e, int n, int errors_only, ember_png *out, char *err,
-                          size_t errlen)
+static int render_samples(const train_eval *e, int n, int errors_only, ember_figure_format fmt,
+                          ember_png *out, char *err, size_t errlen)
 {
     const ember_dataset *ds = data_dataset_of(e->dataset);
     ember_image *imgs = calloc((size_t)n, sizeof *imgs);
@@ -619,7 +747,8 @@ static int render_samples(const train_eval *e, int n, int errors_only, ember_png
         goto out;
     }
     ember_figure_opts fig = {.title = errors_only ? "Mistakes: predicted (true)"
-                                                  : "Samples: predicted (true when wrong)"};
+                                                  : "Samples: predicted (true when wrong)",
+                             .format = fmt};
     rc = ember_plot_image_grid(list, capp, (size_t)m, m < 8 ? m : 8, &fig, out, err, errlen);
 out:
     free(imgs), free(list), free(caps), free(capp);
@@ -636,8 +765,10 @@ static json_t *eval_mime(const lang_value *self)
     lang_format_thousands(e->r.n, n, sizeof n);
     lang_sb_adds(&b, "<div><p><b>");
     lang_sb_html(&b, e->name);
-    lang_sb_addf(&b, "</b>: accuracy <b>%.2f%%</b> (%s of %s), loss %.4f</p>\n",
-                 100 * e->r.accuracy, c, n, e->r.loss);
+    char crit[64];
+    loss_name(e->r.label_smoothing, crit, sizeof crit);
+    lang_sb_addf(&b, "</b>: accuracy <b>%.2f%%</b> (%s of %s), loss %.4f (%s)</p>\n",
+                 100 * e->r.accuracy, c, n, e->r.loss, crit);
     lang_sb_adds(&b, "<div style=\"display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start\">"
                      "<table><thead><tr><th>class</th><th style=\"text-align:right\">images</th>"
                      "<th style=\"text-align:right\">accuracy</th></tr></thead><tbody>\n");
@@ -655,12 +786,12 @@ static json_t *eval_mime(const lang_value *self)
     lang_sb_adds(&b, "</tbody></table>\n");
     ember_png png;
     char err[256];
-    if (render_confusion(e, &png, err, sizeof err) == 0) {
+    if (render_confusion(e, EMBER_FIGURE_PNG, &png, err, sizeof err) == 0) {
         html_png(&b, &png, "confusion matrix");
         ember_png_free(&png);
     }
     lang_sb_adds(&b, "</div>\n");
-    if (e->r.predictions && render_samples(e, 16, 0, &png, err, sizeof err) == 0) {
+    if (e->r.predictions && render_samples(e, 16, 0, EMBER_FIGURE_PNG, &png, err, sizeof err) == 0) {
         html_png(&b, &png, "samples");
         ember_png_free(&png);
     }
@@ -677,6 +808,8 @@ static lang_value *eval_getattr(lang_ctx *cx, lang_value *self, const char *name
         return lang_float(e->r.accuracy);
     if (!strcmp(name, "loss"))
         return lang_float(e->r.loss);
+    if (!strcmp(name, "label_smoothing"))
+        return lang_float(e->r.label_smoothing);
     if (!strcmp(name, "correct"))
         return lang_int(e->r.correct);
     if (!strcmp(name, "n"))
@@ -709,22 +842,55 @@ static lang_value *eval_getattr(lang_ctx *cx, lang_value *self, const char *name
 static void eval_attr_names(const lang_value *self, void (*add)(void *acc, const char *name), void *acc)
 {
     (void)self;
-    static const char *names[] = {"accuracy", "loss", "correct", "n", "class_acc", "confusion",
+    static const char *names[] = {"accuracy", "loss", "label_smoothing", "correct", "n", "class_acc", "confusion",
                                   "predictions"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         add(acc, names[i]);
+}
+
+/* What confusion_matrix() and samples() drew, to draw them again as SVG
+ * or PDF: the evaluation (immutable) and the samples' arguments. */
+typedef struct eval_picture {
+    lang_value *eval;
+    int n, errors; /* samples only */
+    int confusion;
+} eval_picture;
+
+static void eval_picture_free(void *data)
+{
+    eval_picture *p = data;
+    if (p && p->eval)
+        lang_decref(p->eval);
+    free(p);
+}
+
+static int eval_picture_redraw(void *ctx, ember_figure_format fmt, ember_png *out, char *err,
+                               size_t errlen)
+{
+    const eval_picture *p = ctx;
+    const train_eval *e = eval_of(p->eval);
+    return p->confusion ? render_confusion(e, fmt, out, err, errlen)
+                        : render_samples(e, p->n, p->errors, fmt, out, err, errlen);
 }
 
 static lang_value *m_eval_confusion(lang_ctx *cx, const lang_args *a)
 {
     ember_png png;
     char err[256];
-    if (render_confusion(eval_of(a->self), &png, err, sizeof err) != 0)
+    eval_picture *p = calloc(1, sizeof *p);
+    if (!p)
+        return lang_raise(cx, "MemoryError", "evaluation.confusion_matrix: out of memory");
+    p->eval = lang_incref(a->self);
+    p->confusion = 1;
+    if (eval_picture_redraw(p, EMBER_FIGURE_PNG, &png, err, sizeof err) != 0) {
+        eval_picture_free(p);
         return lang_raise(cx, "ValueError", "evaluation.confusion_matrix: %s", err);
+    }
     int K = eval_of(a->self)->r.n_classes;
     char detail[48];
     snprintf(detail, sizeof detail, "%dx%d values", K, K);
-    return viz_plot_from_png(cx, &png, "heatmap", "Confusion matrix", detail);
+    return viz_plot_from_render(cx, &png, eval_picture_redraw, p, eval_picture_free, "heatmap",
+                                "Confusion matrix", detail);
 }
 
 static lang_value *m_eval_samples(lang_ctx *cx, const lang_args *a)
@@ -735,11 +901,113 @@ static lang_value *m_eval_samples(lang_ctx *cx, const lang_args *a)
         return NULL;
     if (n < 1 || n > 256)
         return lang_arg_error(cx, a, 0, "ValueError", "an integer from 1 to 256");
+    eval_picture *p = calloc(1, sizeof *p);
+    if (!p)
+        return lang_raise(cx, "MemoryError", "evaluation.samples: out of memory");
+    p->eval = lang_incref(a->self);
+    p->n = (int)n;
+    p->errors = errors;
     ember_png png;
     char err[256];
-    if (render_samples(eval_of(a->self), (int)n, errors, &png, err, sizeof err) != 0)
+    if (eval_picture_redraw(p, EMBER_FIGURE_PNG, &png, err, sizeof err) != 0) {
+        eval_picture_free(p);
         return lang_raise(cx, "ValueError", "evaluation.samples: %s", err);
-    return viz_plot_from_png(cx, &png, "image grid", errors ? "Mistakes" : "Samples", "predictions");
+    }
+    return viz_plot_from_render(cx, &png, eval_picture_redraw, p, eval_picture_free, "image grid",
+                                errors ? "Mistakes" : "Samples", "predictions");
+}
+
+/* The class names of an evaluation, "?" past the dataset's list. */
+static const char *class_name(const train_eval *e, int k)
+{
+    const ember_dataset *ds = data_dataset_of(e->dataset);
+    return k < ds->n_classes ? ds->classes[k] : "?";
+}
+
+/* One row per true class: its images, correct ones, accuracy, then the
+ * confusion matrix's row (how many were predicted as each class). */
+static int eval_save_csv(const train_eval *e, const char *path, ember_ferr *err)
+{
+    int K = e->r.n_classes;
+    ember_csv c = {0};
+    ember_csv_str(&c, "class");
+    ember_csv_str(&c, "images");
+    ember_csv_str(&c, "correct");
+    ember_csv_str(&c, "accuracy");
+    for (int j = 0; j < K; j++) {
+        char col[2 * EMBER_DATASET_CLASS_NAME_MAX + 16];
+        snprintf(col, sizeof col, "predicted %s", class_name(e, j));
+        ember_csv_str(&c, col);
+    }
+    ember_csv_end_row(&c);
+    for (int i = 0; i < K; i++) {
+        ember_csv_str(&c, class_name(e, i));
+        ember_csv_int(&c, e->r.class_count[i]);
+        ember_csv_int(&c, e->r.confusion[(size_t)i * K + i]);
+        ember_csv_num(&c, e->r.class_acc[i]); /* no images of the class: empty */
+        for (int j = 0; j < K; j++)
+            ember_csv_int(&c, e->r.confusion[(size_t)i * K + j]);
+        ember_csv_end_row(&c);
+    }
+    return ember_csv_save(&c, path, err);
+}
+
+static int eval_save_json(const train_eval *e, const char *path, ember_ferr *err)
+{
+    int K = e->r.n_classes;
+    char crit[64];
+    loss_name(e->r.label_smoothing, crit, sizeof crit);
+    json_t *classes = json_array(), *per = json_array(), *conf = json_array();
+    json_t *root = json_pack("{s:s, s:I, s:I, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:s}", "dataset",
+                             e->name, "images", (json_int_t)e->r.n, "correct",
+                             (json_int_t)e->r.correct, "accuracy", ember_json_number(e->r.accuracy),
+                             "loss", ember_json_number(e->r.loss), "loss_name", crit,
+                             "label_smoothing", ember_json_number(e->r.label_smoothing), "classes",
+                             classes, "per_class", per, "confusion", conf, "confusion_axes",
+                             "rows: true class, columns: predicted class");
+    int rc = root ? 0 : -1;
+    for (int i = 0; rc == 0 && i < K; i++) {
+        json_t *row = json_array();
+        rc = row && json_array_append_new(conf, row) == 0 &&
+                     json_array_append_new(classes, json_string(class_name(e, i))) == 0 &&
+                     json_array_append_new(
+                         per, json_pack("{s:s, s:I, s:I, s:o}", "class", class_name(e, i),
+                                        "images", (json_int_t)e->r.class_count[i], "correct",
+                                        (json_int_t)e->r.confusion[(size_t)i * K + i], "accuracy",
+                                        ember_json_number(e->r.class_acc[i]))) == 0
+                 ? 0
+                 : -1;
+        for (int j = 0; rc == 0 && j < K; j++)
+            rc = json_array_append_new(row, json_integer(e->r.confusion[(size_t)i * K + j]));
+    }
+    if (rc == 0)
+        rc = ember_json_save(root, path, err);
+    else
+        ember_ferr_set(err, ENOMEM, "out of memory");
+    json_decref(root);
+    return rc;
+}
+
+/* save(path): the per-class table with the confusion matrix, .csv or .json. */
+static lang_value *m_eval_save(lang_ctx *cx, const lang_args *a)
+{
+    const train_eval *e = eval_of(a->self);
+    const char *path;
+    if (viz_save_path(cx, a, &path) < 0)
+        return NULL;
+    char ext[16];
+    viz_save_ext(path, ext, sizeof ext);
+    ember_ferr err;
+    int rc;
+    if (!strcmp(ext, ".csv"))
+        rc = eval_save_csv(e, path, &err);
+    else if (!strcmp(ext, ".json"))
+        rc = eval_save_json(e, path, &err);
+    else
+        return viz_save_unsupported(cx, a->fname, path, "an evaluation",
+                                    ".csv or .json (its per-class table and confusion matrix; "
+                                    "r.confusion_matrix().save(path) for the picture)");
+    return rc == 0 ? lang_none() : viz_save_error(cx, a->fname, &err);
 }
 
 static const lang_builtin eval_methods[] = {
@@ -749,14 +1017,21 @@ static const lang_builtin eval_methods[] = {
      "A grid of the first n images captioned with the prediction (and the true class when "
      "wrong); errors=true shows only mistakes.",
      m_eval_samples},
+    {"save(path)",
+     "Write the numbers to path by its extension: .csv, one row per true class with class, "
+     "images, correct, accuracy and then the confusion matrix's row ('predicted <class>' "
+     "columns), or .json (accuracy, loss, per_class and confusion: rows true, columns "
+     "predicted). save(evaluation, path) is the same.",
+     m_eval_save},
 };
 
 static const lang_type train_eval_type = {
     .name = "evaluation",
     .doc = "evaluation: what evaluate(model, dataset) measured, shown as the accuracy, a "
            "per-class table, the confusion matrix and captioned samples. Attributes: accuracy "
-           "(a fraction), loss, correct, n, class_acc, confusion (rows true, columns "
-           "predicted), predictions. Methods: confusion_matrix(), samples(n, errors).",
+           "(a fraction), loss (plain cross-entropy unless label_smoothing was given), label_smoothing, correct, n, class_acc, confusion (rows true, columns "
+           "predicted), predictions. Methods: confusion_matrix(), samples(n, errors), "
+           "save(path) (.csv or .json).",
     .free = eval_free,
     .repr = eval_repr,
     .mime = eval_mime,
@@ -769,7 +1044,6 @@ static const lang_type train_eval_type = {
 typedef struct eval_ui {
     lang_ctx *cx;
     progress_bar *pb;
-    int interrupted;
 } eval_ui;
 
 static int eval_progress(void *ctx, int64_t done, int64_t total)
@@ -777,11 +1051,7 @@ static int eval_progress(void *ctx, int64_t done, int64_t total)
     eval_ui *ui = ctx;
     (void)total;
     progress_bar_update(ui->pb, (double)done);
-    if (lang_check_interrupt(ui->cx) < 0) {
-        ui->interrupted = 1;
-        return 1;
-    }
-    return 0;
+    return lang_check_interrupt(ui->cx) < 0;
 }
 
 static lang_value *b_evaluate(lang_ctx *cx, const lang_args *a)
@@ -800,6 +1070,11 @@ static lang_value *b_evaluate(lang_ctx *cx, const lang_args *a)
         return NULL;
     if (batch < 1 || batch > 65536)
         return lang_arg_error(cx, a, 3, "ValueError", "a positive integer up to 65536");
+    double smoothing;
+    if (lang_arg_number(cx, a, 4, &smoothing) < 0)
+        return NULL;
+    if (!(smoothing >= 0 && smoothing < 1))
+        return lang_arg_error(cx, a, 4, "ValueError", "a number in [0, 1)");
     /* none: test images are normalised as the model's training images were */
     const train_model_state *st = train_model_state_of(a->v[0]);
     ember_augment norm = {0};
@@ -817,14 +1092,18 @@ static lang_value *b_evaluate(lang_ctx *cx, const lang_args *a)
                                                                     .unit = "img",
                                                                     .total = (double)ds->n});
     eval_ui ui = {.cx = cx, .pb = pb};
-    int rc = ember_evaluate(vit, ds, tf, (int)batch, 1, eval_progress, &ui, &e->r, &err);
-    progress_bar_finish(pb, rc == 0 ? PROGRESS_OK : ui.interrupted ? PROGRESS_INTERRUPTED
-                                                                  : PROGRESS_ERROR);
+    int rc = ember_evaluate(vit, ds, tf, (int)batch, smoothing, 1, eval_progress, &ui, &e->r, &err);
+    progress_bar_finish(pb, rc == 0                   ? PROGRESS_OK
+                            : rc == EMBER_FIT_STOPPED ? PROGRESS_INTERRUPTED
+                                                      : PROGRESS_ERROR);
     if (rc != 0) {
         free(e);
-        if (ui.interrupted)
-            return lang_error_pending(cx) ? NULL
-                                          : lang_raise(cx, "KeyboardInterrupt", "evaluate interrupted");
+        /* Stopped by eval_progress or inside a batch's forward. */
+        if (rc == EMBER_FIT_STOPPED) {
+            if (lang_error_pending(cx) || lang_check_interrupt(cx) < 0)
+                return NULL;
+            return lang_raise(cx, "KeyboardInterrupt", "evaluate interrupted");
+        }
         return lang_raise(cx, strstr(err.msg, "out of memory") ? "MemoryError" : "ValueError",
                           "evaluate: %s", err.msg);
     }
@@ -849,10 +1128,12 @@ static const lang_builtin fit_builtins[] = {
      "training (the schedule goes on from the epochs done). Interrupting keeps the weights "
      "of the last step; model.history keeps the finished epochs.",
      b_fit},
-    {"evaluate(model, dataset, transform=none, batch_size=256)",
+    {"evaluate(model, dataset, transform=none, batch_size=256, label_smoothing=0)",
      "Accuracy and loss of model on dataset (dropout off), with a per-class table, the "
-     "confusion matrix and captioned samples. transform prepares the images (none: the "
-     "normalize step the model was trained with by fit, if any).",
+     "confusion matrix and captioned samples. The loss is plain cross-entropy, as PyTorch "
+     "evaluation loops report it; label_smoothing > 0 gives the label-smoothed criterion "
+     "instead (fit's per-epoch test loss uses the training criterion). transform prepares "
+     "the images (none: the normalize step the model was trained with by fit, if any).",
      b_evaluate},
 };
 

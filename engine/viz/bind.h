@@ -5,6 +5,7 @@
 #ifndef EMBER_VIZ_BIND_H
 #define EMBER_VIZ_BIND_H
 
+#include "fileio/atomic.h"
 #include "lang.h"
 #include "viz/image.h"
 #include "viz/plot.h"
@@ -38,19 +39,50 @@ extern const lang_type viz_plot_type;
  * taking png's bytes (png is zeroed either way). Its text reads
  * "<kind WxH 'title', detail>". NULL with an error raised when out of
  * memory. A plot whose value has a plot() method (no arguments) is drawn by
- * plot(value) through that method. */
+ * plot(value) through that method. Such a plot saves as .png only; give
+ * viz_plot_from_render a way to draw it again for .svg and .pdf. */
 lang_value *viz_plot_from_png(lang_ctx *cx, ember_png *png, const char *kind, const char *title,
                               const char *detail);
+
+/* Draws a figure again in another format (what plot.save(x.svg / x.pdf)
+ * needs): 0 and out, or -1 with a message in err. */
+typedef int (*viz_redraw_fn)(void *ctx, ember_figure_format format, ember_png *out, char *err,
+                             size_t errlen);
+/* As viz_plot_from_png, with redraw(ctx, ...) for the vector formats. The
+ * plot owns ctx and frees it with ctx_free (also when this fails). */
+lang_value *viz_plot_from_render(lang_ctx *cx, ember_png *png, viz_redraw_fn redraw, void *ctx,
+                                 void (*ctx_free)(void *), const char *kind, const char *title,
+                                 const char *detail);
 
 /* A table value from a list of rows (lists of values) and a header (a
  * list of names, or NULL), as table(rows, header) makes; fname names the
  * caller in errors. Borrows both lists. */
 lang_value *viz_table_value(lang_ctx *cx, const char *fname, lang_value *rows, lang_value *header);
 
-/* Writes bytes to a file, raising OSError (naming fname and the path) on
- * failure. Returns 0 or -1. Shared by the save() methods. */
+/* ---- saving files (bind_save.c) ----
+ * What every value's save(path) method shares: the format comes from the
+ * file's extension, files are written atomically (engine/fileio), and a
+ * failure raises the matching Python exception (FileNotFoundError for a
+ * missing folder, PermissionError, IsADirectoryError, OSError) with
+ * fname in front of a message that says what to do. */
+
+/* The path argument a->v[0] of a save method, checked (a str without NUL;
+ * refused in fuzzing builds, whose inputs must not write files). */
+int viz_save_path(lang_ctx *cx, const lang_args *a, const char **path);
+/* The extension of path's last name, lower-cased with its dot (".png"),
+ * or "" when it has none. */
+void viz_save_ext(const char *path, char *buf, size_t size);
+/* Raises ValueError: path's extension is not one of `supported` (a text
+ * such as ".png, .svg or .pdf") for a value described as `what`. */
+lang_value *viz_save_unsupported(lang_ctx *cx, const char *fname, const char *path,
+                                 const char *what, const char *supported);
+/* Raises the exception for a failed engine/fileio call. */
+lang_value *viz_save_error(lang_ctx *cx, const char *fname, const ember_ferr *err);
+/* Writes bytes to path atomically; 0, or -1 with the error raised. */
 int viz_write_file(lang_ctx *cx, const char *fname, const char *path, const uint8_t *data,
                    size_t len);
+/* An image as a PNG file at path; 0, or -1 with the error raised. */
+int viz_save_png(lang_ctx *cx, const char *fname, const ember_image *img, const char *path);
 
 /* ---- progress bars (bind_progress.c) ----
  * One display output (with its own display_id) that a long-running builtin

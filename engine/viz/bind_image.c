@@ -9,7 +9,6 @@
 #endif
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,43 +99,17 @@ static void image_attr_names(const lang_value *self, void (*add)(void *acc, cons
         add(acc, names[i]);
 }
 
-int viz_write_file(lang_ctx *cx, const char *fname, const char *path, const uint8_t *data,
-                   size_t len)
-{
-#ifdef EMBER_VIZ_FUZZING
-    /* fuzz inputs must not litter (or overwrite) files */
-    (void)data, (void)len;
-    lang_raise(cx, "OSError", "%s: writing '%s' is disabled in fuzzing builds", fname, path);
-    return -1;
-#endif
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        lang_raise(cx, "OSError", "%s: cannot write '%s': %s", fname, path, strerror(errno));
-        return -1;
-    }
-    size_t w = fwrite(data, 1, len, f);
-    int bad = w != len;
-    if (fclose(f) != 0)
-        bad = 1;
-    if (bad) {
-        lang_raise(cx, "OSError", "%s: could not write all of '%s' (disk full?)", fname, path);
-        return -1;
-    }
-    return 0;
-}
-
+/* save(path): PNG, the one lossless format everything reads. */
 static lang_value *m_save(lang_ctx *cx, const lang_args *a)
 {
     const char *path;
-    if (lang_arg_str(cx, a, 0, &path) < 0)
+    if (viz_save_path(cx, a, &path) < 0)
         return NULL;
-    ember_png png;
-    char err[256];
-    if (ember_image_to_png(viz_image_of(a->self), &png, err, sizeof err) != 0)
-        return lang_raise(cx, "ValueError", "image.save: %s", err);
-    int rc = viz_write_file(cx, "image.save", path, png.data, png.size);
-    ember_png_free(&png);
-    return rc == 0 ? lang_none() : NULL;
+    char ext[16];
+    viz_save_ext(path, ext, sizeof ext);
+    if (strcmp(ext, ".png"))
+        return viz_save_unsupported(cx, a->fname, path, "an image", ".png");
+    return viz_save_png(cx, a->fname, viz_image_of(a->self), path) == 0 ? lang_none() : NULL;
 }
 
 static lang_value *m_resize(lang_ctx *cx, const lang_args *a)
@@ -176,7 +149,10 @@ static lang_value *m_convert(lang_ctx *cx, const lang_args *a)
 }
 
 static const lang_builtin image_methods[] = {
-    {"save(path)", "Write the image to a PNG file at path.", m_save},
+    {"save(path)",
+     "Write the image to a PNG file at path (the extension must be .png), atomically: a failed "
+     "save leaves an earlier file of that name as it was. save(image, path) is the same.",
+     m_save},
     {"resize(width, height)",
      "A resized copy (bilinear, smoothed when shrinking so thumbnails do not alias).", m_resize},
     {"convert(mode)",

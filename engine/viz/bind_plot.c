@@ -1,7 +1,9 @@
 /* bind_plot.c — plot values in the language: plot(), figure(), heatmap()
  * and image_grid(). A plot value holds its rendered PNG (2x density, with
- * the logical size in the display metadata) and, for line plots, the data
- * it was drawn from, so figure() can redraw several as side-by-side panels. */
+ * the logical size in the display metadata) and what it was drawn from:
+ * line plots their panels, so figure() can redraw several side by side;
+ * every kind a way to draw itself again, so save() writes SVG and PDF as
+ * vector documents at the logical size rather than a picture in a frame. */
 #include "bind.h"
 #include "viz/codec.h"
 #include "viz/mime.h"
@@ -39,6 +41,12 @@ typedef struct viz_plot {
     ember_png png;
     vp_panel *panels; /* line plots only: what figure() redraws */
     size_t npanels;
+    char *title;      /* line plots: the figure's title and asked size */
+    int w, h;
+    /* every other kind: how to draw it again (NULL: a picture only) */
+    viz_redraw_fn redraw;
+    void *redraw_ctx;
+    void (*redraw_free)(void *);
 } viz_plot;
 
 static void panel_clear(vp_panel *p)
@@ -61,9 +69,27 @@ static void plot_free(void *data)
     for (size_t i = 0; i < p->npanels; i++)
         panel_clear(&p->panels[i]);
     free(p->panels);
+    free(p->title);
+    if (p->redraw_free)
+        p->redraw_free(p->redraw_ctx);
     ember_png_free(&p->png);
     free(p->text);
     free(p);
+}
+
+static int render_lines(const vp_panel *panels, size_t np, const char *title, int w, int h,
+                        ember_figure_format fmt, ember_png *out, char *err, size_t errlen);
+
+/* The figure in another format. */
+static int plot_redraw(const viz_plot *p, ember_figure_format fmt, ember_png *out, char *err,
+                       size_t errlen)
+{
+    if (p->npanels)
+        return render_lines(p->panels, p->npanels, p->title, p->w, p->h, fmt, out, err, errlen);
+    if (p->redraw)
+        return p->redraw(p->redraw_ctx, fmt, out, err, errlen);
+    snprintf(err, errlen, "this plot was made from a finished picture and saves as .png only");
+    return -1;
 }
 
 static const viz_plot *plot_of(const lang_value *v)
@@ -112,13 +138,34 @@ static void plot_attr_names(const lang_value *self, void (*add)(void *acc, const
     add(acc, "height");
 }
 
+/* save(path): .png as shown (2x density); .svg and .pdf drawn again as
+ * vector documents at the logical size. */
 static lang_value *m_plot_save(lang_ctx *cx, const lang_args *a)
 {
     const char *path;
-    if (lang_arg_str(cx, a, 0, &path) < 0)
+    if (viz_save_path(cx, a, &path) < 0)
         return NULL;
     const viz_plot *p = plot_of(a->self);
-    return viz_write_file(cx, "plot.save", path, p->png.data, p->png.size) == 0 ? lang_none() : NULL;
+    char ext[16];
+    viz_save_ext(path, ext, sizeof ext);
+    ember_figure_format fmt;
+    if (!strcmp(ext, ".png"))
+        return viz_write_file(cx, a->fname, path, p->png.data, p->png.size) == 0 ? lang_none()
+                                                                                  : NULL;
+    else if (!strcmp(ext, ".svg"))
+        fmt = EMBER_FIGURE_SVG;
+    else if (!strcmp(ext, ".pdf"))
+        fmt = EMBER_FIGURE_PDF;
+    else
+        return viz_save_unsupported(cx, a->fname, path, "a plot", ".png, .svg or .pdf");
+    ember_png doc;
+    char err[512];
+    if (plot_redraw(p, fmt, &doc, err, sizeof err) != 0)
+        return lang_raise(cx, strstr(err, "out of memory") ? "MemoryError" : "ValueError",
+                          "%s: %s", a->fname, err);
+    int rc = viz_write_file(cx, a->fname, path, doc.data, doc.size);
+    ember_png_free(&doc);
+    return rc == 0 ? lang_none() : NULL;
 }
 
 /* The figure as an image value (at its 2x pixel size), e.g. to tile plots
@@ -135,7 +182,12 @@ static lang_value *m_plot_image(lang_ctx *cx, const lang_args *a)
 }
 
 static const lang_builtin plot_methods[] = {
-    {"save(path)", "Write the figure to a PNG file at path (at 2x pixel density).", m_plot_save},
+    {"save(path)",
+     "Write the figure to path in the format its extension names: .png (as shown, at 2x pixel "
+     "density), .svg or .pdf (drawn again as vectors at the display size: text and lines stay "
+     "sharp at any zoom). Atomic: a failed save leaves an earlier file as it was. "
+     "save(plot, path) is the same.",
+     m_plot_save},
     {"image()", "The figure as an image value (its pixels at 2x density), e.g. for image_grid.",
      m_plot_image},
 };
@@ -144,7 +196,7 @@ const lang_type viz_plot_type = {
     .name = "plot",
     .doc = "plot: a figure drawn by plot(), figure(), heatmap() or image_grid(), shown as a sharp "
            "PNG (drawn at twice its display size). Attributes: width, height (display size in "
-           "pixels). Methods: save(path), image().",
+           "pixels). Methods: save(path) (.png, .svg, .pdf), image().",
     .free = plot_free,
     .repr = plot_repr,
     .mime = plot_mime,
@@ -178,17 +230,29 @@ static lang_value *plot_finish(lang_ctx *cx, viz_plot *p, const char *kind, cons
     return plot_value(cx, p);
 }
 
-lang_value *viz_plot_from_png(lang_ctx *cx, ember_png *png, const char *kind, const char *title,
-                              const char *detail)
+lang_value *viz_plot_from_render(lang_ctx *cx, ember_png *png, viz_redraw_fn redraw, void *ctx,
+                                 void (*ctx_free)(void *), const char *kind, const char *title,
+                                 const char *detail)
 {
     viz_plot *p = calloc(1, sizeof *p);
     if (!p) {
         ember_png_free(png);
+        if (ctx_free)
+            ctx_free(ctx);
         return lang_raise(cx, "MemoryError", "%s: out of memory", kind);
     }
     p->png = *png;
     memset(png, 0, sizeof *png);
+    p->redraw = redraw;
+    p->redraw_ctx = ctx;
+    p->redraw_free = ctx_free;
     return plot_finish(cx, p, kind, title, detail);
+}
+
+lang_value *viz_plot_from_png(lang_ctx *cx, ember_png *png, const char *kind, const char *title,
+                              const char *detail)
+{
+    return viz_plot_from_render(cx, png, NULL, NULL, NULL, kind, title, detail);
 }
 
 /* ---- argument helpers ---- */
@@ -286,7 +350,7 @@ static int str_list_arg(lang_ctx *cx, const lang_args *a, size_t i, size_t n, co
 /* ---- line plots ---- */
 
 static int render_lines(const vp_panel *panels, size_t np, const char *title, int w, int h,
-                        ember_png *out, char *err, size_t errlen)
+                        ember_figure_format fmt, ember_png *out, char *err, size_t errlen)
 {
     ember_axes axes[MAX_PANELS];
     ember_series *all = calloc(np * MAX_SERIES, sizeof *all);
@@ -305,7 +369,7 @@ static int render_lines(const vp_panel *panels, size_t np, const char *title, in
                                .has_ylim = p->has_ylim, .ymin = p->ymin, .ymax = p->ymax,
                                .grid = p->grid};
     }
-    ember_figure_opts fig = {.title = title, .width = w, .height = h, .scale = 2};
+    ember_figure_opts fig = {.title = title, .width = w, .height = h, .scale = 2, .format = fmt};
     int rc = ember_plot_lines(axes, np, &fig, out, err, errlen);
     free(all);
     return rc;
@@ -451,8 +515,10 @@ static lang_value *b_plot(lang_ctx *cx, const lang_args *a)
         plot_free(p);
         return NULL;
     }
+    p->w = w;
+    p->h = h;
     char err[512];
-    if (render_lines(p->panels, 1, NULL, w, h, &p->png, err, sizeof err) != 0) {
+    if (render_lines(p->panels, 1, NULL, w, h, EMBER_FIGURE_PNG, &p->png, err, sizeof err) != 0) {
         plot_free(p);
         return lang_raise(cx, "ValueError", "plot: %s", err);
     }
@@ -534,14 +600,182 @@ static lang_value *b_figure(lang_ctx *cx, const lang_args *a)
             }
         }
     }
+    p->title = dup_or_null(title);
+    p->w = w;
+    p->h = h;
     char err[512];
-    if (render_lines(p->panels, p->npanels, title, w, h, &p->png, err, sizeof err) != 0) {
+    if ((title && *title && !p->title) ||
+        render_lines(p->panels, p->npanels, title, w, h, EMBER_FIGURE_PNG, &p->png, err,
+                     sizeof err) != 0) {
+        if (title && *title && !p->title)
+            snprintf(err, sizeof err, "out of memory");
         plot_free(p);
         return lang_raise(cx, "ValueError", "figure: %s", err);
     }
     char detail[64];
     snprintf(detail, sizeof detail, "%zu panels", p->npanels);
     return plot_finish(cx, p, "figure", title, detail);
+}
+
+/* ---- what heat maps and grids were drawn from, to draw them again ---- */
+
+/* A copy of n strings (NULL entries kept); NULL for src NULL or when out
+ * of memory (*oom then set). */
+static char **dup_strs(const char *const *src, size_t n, int *oom)
+{
+    if (!src)
+        return NULL;
+    char **d = calloc(n ? n : 1, sizeof *d);
+    if (!d) {
+        *oom = 1;
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (src[i] && !(d[i] = strdup(src[i])))
+            *oom = 1;
+    return d;
+}
+
+static void free_strs(char **s, size_t n)
+{
+    for (size_t i = 0; s && i < n; i++)
+        free(s[i]);
+    free(s);
+}
+
+static char *dup_opt(const char *s, int *oom)
+{
+    char *d = s ? strdup(s) : NULL;
+    if (s && !d)
+        *oom = 1;
+    return d;
+}
+
+typedef struct hm_spec {
+    ember_heatmap hm; /* its pointers point into this struct's copies */
+    double *values;
+    char **row_labels, **col_labels;
+    char *xlabel, *ylabel, *cblabel, *title;
+    int w, h;
+} hm_spec;
+
+static void hm_spec_free(void *data)
+{
+    hm_spec *s = data;
+    if (!s)
+        return;
+    free(s->values);
+    free_strs(s->row_labels, (size_t)s->hm.rows);
+    free_strs(s->col_labels, (size_t)s->hm.cols);
+    free(s->xlabel), free(s->ylabel), free(s->cblabel), free(s->title);
+    free(s);
+}
+
+static hm_spec *hm_spec_new(const ember_heatmap *hm, const char *title, int w, int h)
+{
+    hm_spec *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    int oom = 0;
+    size_t cells = (size_t)hm->rows * hm->cols;
+    s->hm = *hm; /* first: hm_spec_free reads rows and cols */
+    s->values = malloc(cells * sizeof *s->values);
+    if (s->values)
+        memcpy(s->values, hm->values, cells * sizeof *s->values);
+    s->row_labels = dup_strs(hm->row_labels, (size_t)hm->rows, &oom);
+    s->col_labels = dup_strs(hm->col_labels, (size_t)hm->cols, &oom);
+    s->xlabel = dup_opt(hm->xlabel, &oom);
+    s->ylabel = dup_opt(hm->ylabel, &oom);
+    s->cblabel = dup_opt(hm->colorbar_label, &oom);
+    s->title = dup_opt(title, &oom);
+    if (oom || !s->values) {
+        hm_spec_free(s);
+        return NULL;
+    }
+    s->hm.values = s->values;
+    s->hm.row_labels = (const char *const *)s->row_labels;
+    s->hm.col_labels = (const char *const *)s->col_labels;
+    s->hm.xlabel = s->xlabel;
+    s->hm.ylabel = s->ylabel;
+    s->hm.colorbar_label = s->cblabel;
+    s->w = w;
+    s->h = h;
+    return s;
+}
+
+static int hm_redraw(void *ctx, ember_figure_format fmt, ember_png *out, char *err, size_t errlen)
+{
+    const hm_spec *s = ctx;
+    ember_figure_opts fig = {.title = s->title, .width = s->w, .height = s->h, .scale = 2,
+                             .format = fmt};
+    return ember_plot_heatmap(&s->hm, &fig, out, err, errlen);
+}
+
+/* Grids keep their images as values (immutable, so a reference is enough). */
+typedef struct grid_spec {
+    lang_value **images;
+    char **captions;
+    size_t n;
+    int cols;
+    char *title;
+    int w, h;
+} grid_spec;
+
+static void grid_spec_free(void *data)
+{
+    grid_spec *s = data;
+    if (!s)
+        return;
+    for (size_t i = 0; s->images && i < s->n; i++)
+        if (s->images[i])
+            lang_decref(s->images[i]);
+    free(s->images);
+    free_strs(s->captions, s->n);
+    free(s->title);
+    free(s);
+}
+
+static grid_spec *grid_spec_new(const lang_value *imgs, const char *const *caps, int cols,
+                                const char *title, int w, int h)
+{
+    grid_spec *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    int oom = 0;
+    size_t n = imgs->as.list.len;
+    s->n = n;
+    s->images = calloc(n ? n : 1, sizeof *s->images);
+    s->captions = dup_strs(caps, n, &oom);
+    s->title = dup_opt(title, &oom);
+    if (oom || !s->images) {
+        grid_spec_free(s);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        s->images[i] = lang_incref(imgs->as.list.items[i]);
+    s->cols = cols;
+    s->w = w;
+    s->h = h;
+    return s;
+}
+
+static int grid_redraw(void *ctx, ember_figure_format fmt, ember_png *out, char *err,
+                       size_t errlen)
+{
+    const grid_spec *s = ctx;
+    const ember_image **list = calloc(s->n ? s->n : 1, sizeof *list);
+    if (!list) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < s->n; i++)
+        list[i] = viz_image_of(s->images[i]);
+    ember_figure_opts fig = {.title = s->title, .width = s->w, .height = s->h, .scale = 2,
+                             .format = fmt};
+    int rc = ember_plot_image_grid(list, (const char *const *)s->captions, s->n, s->cols, &fig,
+                                   out, err, errlen);
+    free(list);
+    return rc;
 }
 
 /* ---- heat maps ---- */
@@ -679,21 +913,21 @@ static lang_value *b_heatmap(lang_ctx *cx, const lang_args *a)
         lang_raise(cx, "ValueError", "heatmap: vmin (%g) must be less than vmax (%g)", hm.vmin, hm.vmax);
         goto out;
     }
-    viz_plot *p = calloc(1, sizeof *p);
-    if (!p) {
+    hm_spec *spec = hm_spec_new(&hm, title, w, h);
+    if (!spec) {
         lang_raise(cx, "MemoryError", "heatmap: out of memory");
         goto out;
     }
-    ember_figure_opts fig = {.title = title, .width = w, .height = h, .scale = 2};
+    ember_png png;
     char err[512];
-    if (ember_plot_heatmap(&hm, &fig, &p->png, err, sizeof err) != 0) {
-        plot_free(p);
+    if (hm_redraw(spec, EMBER_FIGURE_PNG, &png, err, sizeof err) != 0) {
+        hm_spec_free(spec);
         lang_raise(cx, "ValueError", "heatmap: %s", err);
         goto out;
     }
     char detail[64];
     snprintf(detail, sizeof detail, "%dx%d values", rows, cols);
-    result = plot_finish(cx, p, "heatmap", title, detail);
+    result = viz_plot_from_render(cx, &png, hm_redraw, spec, hm_spec_free, "heatmap", title, detail);
 out:
     free(values);
     free(lab);
@@ -737,22 +971,23 @@ static lang_value *b_image_grid(lang_ctx *cx, const lang_args *a)
         free(list);
         return NULL;
     }
-    viz_plot *p = calloc(1, sizeof *p);
     lang_value *result = NULL;
-    if (!p) {
+    grid_spec *spec = grid_spec_new(imgs, caps, (int)cols, title, w, h);
+    if (!spec) {
         lang_raise(cx, "MemoryError", "image_grid: out of memory");
         goto out;
     }
-    ember_figure_opts fig = {.title = title, .width = w, .height = h, .scale = 2};
+    ember_png png;
     char err[512];
-    if (ember_plot_image_grid(list, caps, n, (int)cols, &fig, &p->png, err, sizeof err) != 0) {
-        plot_free(p);
+    if (grid_redraw(spec, EMBER_FIGURE_PNG, &png, err, sizeof err) != 0) {
+        grid_spec_free(spec);
         lang_raise(cx, "ValueError", "image_grid: %s", err);
         goto out;
     }
     char detail[64];
     snprintf(detail, sizeof detail, "%zu image%s", n, n == 1 ? "" : "s");
-    result = plot_finish(cx, p, "image grid", title, detail);
+    result = viz_plot_from_render(cx, &png, grid_redraw, spec, grid_spec_free, "image grid", title,
+                                  detail);
 out:
     free(list);
     free(caps);

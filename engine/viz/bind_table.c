@@ -1,7 +1,8 @@
 /* bind_table.c — table(rows, header=...): a table value that shows as an
  * HTML table in the notebook and as aligned columns in plain text (metrics,
- * model summaries, per-class accuracy). */
+ * model summaries, per-class accuracy), and saves as CSV. */
 #include "bind.h"
+#include "fileio/tabular.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,14 +136,51 @@ static int table_len(lang_ctx *cx, lang_value *self, int64_t *out)
     return 0;
 }
 
+/* save(path): .csv, the cells as shown (the header first when there is one). */
+static lang_value *m_table_save(lang_ctx *cx, const lang_args *a)
+{
+    const viz_table *t = table_of(a->self);
+    const char *path;
+    if (viz_save_path(cx, a, &path) < 0)
+        return NULL;
+    char ext[16];
+    viz_save_ext(path, ext, sizeof ext);
+    if (strcmp(ext, ".csv"))
+        return viz_save_unsupported(cx, a->fname, path, "a table", ".csv");
+    ember_csv c = {0};
+    for (size_t k = 0; t->header && k < t->cols; k++)
+        ember_csv_str(&c, t->header[k]);
+    if (t->header)
+        ember_csv_end_row(&c);
+    for (size_t r = 0; r < t->rows; r++) {
+        for (size_t k = 0; k < t->cols; k++)
+            ember_csv_str(&c, t->cells[r * t->cols + k]);
+        ember_csv_end_row(&c);
+    }
+    ember_ferr err;
+    if (ember_csv_save(&c, path, &err) != 0)
+        return viz_save_error(cx, a->fname, &err);
+    return lang_none();
+}
+
+static const lang_builtin table_methods[] = {
+    {"save(path)",
+     "Write the table to a .csv file at path: the header, then one line per row, each cell as "
+     "shown. save(table, path) is the same.",
+     m_table_save},
+};
+
 static const lang_type viz_table_type = {
     .name = "table",
     .doc = "table: rows of values shown as an HTML table in the notebook (aligned columns as "
-           "plain text). Made by table(rows, header=...). len(t) is the number of rows.",
+           "plain text). Made by table(rows, header=...). len(t) is the number of rows; "
+           "t.save(path) writes it as .csv.",
     .free = table_free,
     .repr = table_repr,
     .mime = table_mime,
     .len = table_len,
+    .methods = table_methods,
+    .nmethods = sizeof table_methods / sizeof *table_methods,
 };
 
 /* A cell's text: strings as they are, other values as their repr (none

@@ -1,9 +1,12 @@
-/* canvas.c — cairo surface set-up, text placement and surface-to-PNG for the
- * plot sources. */
+/* canvas.c — cairo surface set-up (pixels for PNG, or an SVG / PDF
+ * document streamed into memory), text placement, and the finished
+ * figure's bytes for the plot sources. */
 #include "canvas.h"
 #include "codec.h"
 #include "viz_util.h"
 
+#include <cairo-pdf.h>
+#include <cairo-svg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,14 +33,33 @@ int ember_image_to_png(const ember_image *img, ember_png *out, char *err, size_t
     return 0;
 }
 
+/* Drawing defaults every figure shares, whatever the surface. */
+static void canvas_setup(viz_canvas *cv)
+{
+    cairo_set_source_rgb(cv->cr, 1, 1, 1);
+    cairo_paint(cv->cr);
+    cairo_set_antialias(cv->cr, CAIRO_ANTIALIAS_GOOD);
+    cairo_font_options_t *fo = cairo_font_options_create();
+    cairo_font_options_set_antialias(fo, CAIRO_ANTIALIAS_GRAY);
+    cairo_font_options_set_hint_style(fo, CAIRO_HINT_STYLE_SLIGHT);
+    cairo_font_options_set_hint_metrics(fo, CAIRO_HINT_METRICS_OFF);
+    cairo_set_font_options(cv->cr, fo);
+    cairo_font_options_destroy(fo);
+}
+
+static void clamp_size(int *w, int *h, double *scale)
+{
+    if (!(*scale > 0))
+        *scale = 2.0;
+    *scale = fmin(fmax(*scale, 0.5), 4.0);
+    *w = *w < 16 ? 16 : *w > 8192 ? 8192 : *w;
+    *h = *h < 16 ? 16 : *h > 8192 ? 8192 : *h;
+}
+
 int viz_canvas_begin(viz_canvas *cv, int w, int h, double scale, char *err, size_t errlen)
 {
     memset(cv, 0, sizeof *cv);
-    if (!(scale > 0))
-        scale = 2.0;
-    scale = fmin(fmax(scale, 0.5), 4.0);
-    w = w < 16 ? 16 : w > 8192 ? 8192 : w;
-    h = h < 16 ? 16 : h > 8192 ? 8192 : h;
+    clamp_size(&w, &h, &scale);
     int pw = (int)lround(w * scale), ph = (int)lround(h * scale);
     if ((int64_t)pw * ph > EMBER_IMAGE_MAX_PIXELS / 2) {
         viz_seterr(err, errlen, "figure of %dx%d pixels is too large", pw, ph);
@@ -58,17 +80,79 @@ int viz_canvas_begin(viz_canvas *cv, int w, int h, double scale, char *err, size
     cv->w = w;
     cv->h = h;
     cv->scale = scale;
+    cv->format = EMBER_FIGURE_PNG;
     cairo_scale(cv->cr, (double)pw / w, (double)ph / h);
-    cairo_set_source_rgb(cv->cr, 1, 1, 1);
-    cairo_paint(cv->cr);
-    cairo_set_antialias(cv->cr, CAIRO_ANTIALIAS_GOOD);
-    cairo_font_options_t *fo = cairo_font_options_create();
-    cairo_font_options_set_antialias(fo, CAIRO_ANTIALIAS_GRAY);
-    cairo_font_options_set_hint_style(fo, CAIRO_HINT_STYLE_SLIGHT);
-    cairo_font_options_set_hint_metrics(fo, CAIRO_HINT_METRICS_OFF);
-    cairo_set_font_options(cv->cr, fo);
-    cairo_font_options_destroy(fo);
+    canvas_setup(cv);
     return 0;
+}
+
+/* cairo's stream callback: the document grows in memory. */
+static cairo_status_t stream_write(void *closure, const unsigned char *data, unsigned int len)
+{
+    viz_canvas *cv = closure;
+    if (cv->oom)
+        return CAIRO_STATUS_WRITE_ERROR;
+    if (cv->len + len > cv->cap) {
+        size_t cap = cv->cap ? cv->cap : 65536;
+        while (cv->len + len > cap)
+            cap *= 2;
+        uint8_t *p = realloc(cv->buf, cap);
+        if (!p) {
+            cv->oom = 1;
+            return CAIRO_STATUS_WRITE_ERROR;
+        }
+        cv->buf = p;
+        cv->cap = cap;
+    }
+    memcpy(cv->buf + cv->len, data, len);
+    cv->len += len;
+    return CAIRO_STATUS_SUCCESS;
+}
+
+int viz_canvas_begin_fig(viz_canvas *cv, int w, int h, const ember_figure_opts *fig, char *err,
+                         size_t errlen)
+{
+    ember_figure_format fmt = fig ? fig->format : EMBER_FIGURE_PNG;
+    double scale = fig ? fig->scale : 0;
+    if (fmt == EMBER_FIGURE_PNG)
+        return viz_canvas_begin(cv, w, h, scale, err, errlen);
+    memset(cv, 0, sizeof *cv);
+    clamp_size(&w, &h, &scale);
+    if (fmt == EMBER_FIGURE_SVG) {
+        cv->surf = cairo_svg_surface_create_for_stream(stream_write, cv, w, h);
+        if (cairo_surface_status(cv->surf) == CAIRO_STATUS_SUCCESS)
+            /* a figure shown at W x H CSS pixels is an SVG of W x H px */
+            cairo_svg_surface_set_document_unit(cv->surf, CAIRO_SVG_UNIT_PX);
+    } else if (fmt == EMBER_FIGURE_PDF) {
+        cv->surf = cairo_pdf_surface_create_for_stream(stream_write, cv, w, h);
+        if (cairo_surface_status(cv->surf) == CAIRO_STATUS_SUCCESS)
+            cairo_pdf_surface_set_metadata(cv->surf, CAIRO_PDF_METADATA_CREATOR, "Ember");
+    } else {
+        viz_seterr(err, errlen, "unknown figure format %d", (int)fmt);
+        return -1;
+    }
+    if (cairo_surface_status(cv->surf) != CAIRO_STATUS_SUCCESS) {
+        viz_seterr(err, errlen, "cairo: %s", cairo_status_to_string(cairo_surface_status(cv->surf)));
+        viz_canvas_destroy(cv);
+        return -1;
+    }
+    cv->cr = cairo_create(cv->surf);
+    if (cairo_status(cv->cr) != CAIRO_STATUS_SUCCESS) {
+        viz_seterr(err, errlen, "cairo: %s", cairo_status_to_string(cairo_status(cv->cr)));
+        viz_canvas_destroy(cv);
+        return -1;
+    }
+    cv->w = w;
+    cv->h = h;
+    cv->scale = scale;
+    cv->format = fmt;
+    canvas_setup(cv);
+    return 0;
+}
+
+int viz_canvas_is_vector(const viz_canvas *cv)
+{
+    return cv->format != EMBER_FIGURE_PNG;
 }
 
 void viz_canvas_destroy(viz_canvas *cv)
@@ -79,10 +163,44 @@ void viz_canvas_destroy(viz_canvas *cv)
         cairo_surface_destroy(cv->surf);
     cv->cr = NULL;
     cv->surf = NULL;
+    free(cv->buf);
+    cv->buf = NULL;
+    cv->len = cv->cap = 0;
+}
+
+/* Ends an SVG or PDF document and hands its bytes to out. */
+static int finish_vector(viz_canvas *cv, ember_png *out, char *err, size_t errlen)
+{
+    int rc = -1;
+    cairo_status_t st = cairo_status(cv->cr);
+    if (st == CAIRO_STATUS_SUCCESS) {
+        cairo_destroy(cv->cr);
+        cv->cr = NULL;
+        cairo_surface_finish(cv->surf); /* writes the rest of the document */
+        st = cairo_surface_status(cv->surf);
+    }
+    if (cv->oom)
+        viz_seterr(err, errlen, "out of memory");
+    else if (st != CAIRO_STATUS_SUCCESS)
+        viz_seterr(err, errlen, "cairo: %s", cairo_status_to_string(st));
+    else if (!cv->buf || cv->len == 0)
+        viz_seterr(err, errlen, "cairo wrote an empty document");
+    else {
+        out->data = cv->buf;
+        out->size = cv->len;
+        out->width = out->pixel_width = cv->w;
+        out->height = out->pixel_height = cv->h;
+        cv->buf = NULL; /* now out's */
+        rc = 0;
+    }
+    viz_canvas_destroy(cv);
+    return rc;
 }
 
 int viz_canvas_finish(viz_canvas *cv, ember_png *out, char *err, size_t errlen)
 {
+    if (viz_canvas_is_vector(cv))
+        return finish_vector(cv, out, err, errlen);
     int rc = -1;
     ember_image img = {0};
     if (cairo_status(cv->cr) != CAIRO_STATUS_SUCCESS) {

@@ -14,12 +14,26 @@ typedef struct viz_canvas {
     cairo_surface_t *surf;
     cairo_t *cr;
     int w, h;     /* logical size */
-    double scale; /* pixels per logical pixel */
+    double scale; /* pixels per logical pixel; for SVG and PDF, the density
+                   * at which embedded pictures keep their detail */
+    ember_figure_format format;
+    /* SVG / PDF: the bytes cairo streams out */
+    uint8_t *buf;
+    size_t len, cap;
+    int oom;
 } viz_canvas;
 
 /* Logical sizes are clamped to [16, 8192]; scale to [0.5, 4]. */
 int viz_canvas_begin(viz_canvas *cv, int w, int h, double scale, char *err, size_t errlen);
-/* Encodes the surface as PNG into out and destroys the canvas either way. */
+/* The same for a figure in any format (fig->format); a PNG canvas at
+ * fig->scale. */
+int viz_canvas_begin_fig(viz_canvas *cv, int w, int h, const ember_figure_opts *fig, char *err,
+                         size_t errlen);
+/* 1 for an SVG or PDF canvas: drawing code then prefers vector shapes to
+ * pixel patterns (heat-map cells, the colour bar). */
+int viz_canvas_is_vector(const viz_canvas *cv);
+/* Encodes the surface (PNG) or ends the document (SVG, PDF) into out and
+ * destroys the canvas either way. */
 int viz_canvas_finish(viz_canvas *cv, ember_png *out, char *err, size_t errlen);
 void viz_canvas_destroy(viz_canvas *cv);
 

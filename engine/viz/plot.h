@@ -16,11 +16,15 @@
 extern "C" {
 #endif
 
+/* A rendered figure: PNG file bytes, or SVG / PDF when the figure options
+ * asked for a vector format (the name stays: PNG is what a figure is for
+ * display; the vector forms are for files). */
 typedef struct ember_png {
-    uint8_t *data; /* PNG file bytes, malloc'd; release with ember_png_free */
+    uint8_t *data; /* the file's bytes, malloc'd; release with ember_png_free */
     size_t size;
     int width, height;             /* logical (CSS) pixels for display metadata */
-    int pixel_width, pixel_height; /* the PNG's own size: width*scale, height*scale */
+    int pixel_width, pixel_height; /* the PNG's own size: width*scale, height*scale
+                                    * (the logical size for SVG and PDF) */
 } ember_png;
 
 void ember_png_free(ember_png *p);
@@ -28,10 +32,21 @@ void ember_png_free(ember_png *p);
 /* Encodes an image for display at its own size (scale 1). */
 int ember_image_to_png(const ember_image *img, ember_png *out, char *err, size_t errlen);
 
+/* What a figure is drawn into. The vector forms are the same drawing at
+ * the logical size (1 unit a CSS pixel in SVG, a point in PDF): text, lines
+ * and heat-map cells stay vectors; only pictures (photos, dense maps) are
+ * embedded as images, at the figure's scale. */
+typedef enum ember_figure_format {
+    EMBER_FIGURE_PNG = 0,
+    EMBER_FIGURE_SVG,
+    EMBER_FIGURE_PDF,
+} ember_figure_format;
+
 typedef struct ember_figure_opts {
     const char *title; /* over the whole figure; NULL for none */
     int width, height; /* logical pixels; 0 picks a size that suits the content */
     double scale;      /* pixel density; 0 means 2 */
+    ember_figure_format format; /* PNG unless asked */
 } ember_figure_opts;
 
 typedef struct ember_series {
@@ -77,6 +92,16 @@ int ember_plot_heatmap(const ember_heatmap *hm, const ember_figure_opts *fig, em
 int ember_plot_image_grid(const ember_image *const *images, const char *const *captions,
                           size_t n, int cols, const ember_figure_opts *fig, ember_png *out,
                           char *err, size_t errlen);
+
+/* Draws a legend on img (RGB, changed in place) in its top-left corner:
+ * one row per label with a swatch filled exactly with its colour (a thin
+ * dark outline around it, so the swatch's own pixels are the colour) and
+ * the label in the plot font, on a translucent white box. The text size
+ * follows the picture's (8 to 20 pixels, smaller when many rows must fit);
+ * long labels end in an ellipsis; a picture too small to hold any of it
+ * is left as it is. */
+int ember_image_draw_legend(ember_image *img, const char *const *labels,
+                            const uint8_t (*colors)[3], size_t n, char *err, size_t errlen);
 
 /* The colour map used by heat maps: t in [0,1] to RGB (viridis). */
 void ember_colormap_viridis(double t, uint8_t rgb[3]);

@@ -152,7 +152,7 @@ int ember_plot_image_grid(const ember_image *const *images, const char *const *c
     int H = fig->height > 0 ? fig->height
                             : (int)ceil(title_h + pad + total_h + rows * (cap_h + pad));
     viz_canvas cv;
-    if (viz_canvas_begin(&cv, W, H, fig->scale, err, errlen))
+    if (viz_canvas_begin_fig(&cv, W, H, fig, err, errlen))
         return -1;
     cairo_t *cr = cv.cr;
     char buf[256];

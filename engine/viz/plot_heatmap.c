@@ -55,6 +55,122 @@ static int value_decimals(const ember_heatmap *hm)
     return 0;
 }
 
+/* Heat maps up to this many cells are drawn as vector squares in SVG and
+ * PDF (a confusion matrix stays sharp and selectable); denser ones (masks)
+ * are embedded as a picture, as they are pictures. */
+#define VECTOR_CELLS 16384
+
+/* One filled square per finite cell, at (mx, my) with side cell. Returns
+ * cairo's status (0 when fine). */
+static int draw_cells_vector(cairo_t *cr, const ember_heatmap *hm, double vmin, double vmax,
+                             double mx, double my, double cell)
+{
+    for (int r = 0; r < hm->rows; r++)
+        for (int c = 0; c < hm->cols; c++) {
+            double v = hm->values[(size_t)r * hm->cols + c];
+            if (!(fabs(v) <= 1e300))
+                continue; /* blank: the white page shows */
+            uint8_t rgb[3];
+            ember_colormap_viridis((v - vmin) / (vmax - vmin), rgb);
+            cairo_set_source_rgb(cr, rgb[0] / 255.0, rgb[1] / 255.0, rgb[2] / 255.0);
+            cairo_rectangle(cr, mx + c * cell, my + r * cell, cell, cell);
+            cairo_fill(cr);
+        }
+    return cairo_status(cr) != CAIRO_STATUS_SUCCESS;
+}
+
+/* The cells as a picture of R x C pixels scaled onto the map. */
+static int draw_cells_image(cairo_t *cr, const ember_heatmap *hm, double vmin, double vmax,
+                            double mx, double my, double cell, double map_w, double map_h,
+                            char *err, size_t errlen)
+{
+    const int R = hm->rows, C = hm->cols;
+    cairo_surface_t *cells = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, C, R);
+    if (cairo_surface_status(cells) != CAIRO_STATUS_SUCCESS) {
+        viz_seterr(err, errlen, "cairo: %s", cairo_status_to_string(cairo_surface_status(cells)));
+        cairo_surface_destroy(cells);
+        return -1;
+    }
+    cairo_surface_flush(cells);
+    uint8_t *px = cairo_image_surface_get_data(cells);
+    int stride = cairo_image_surface_get_stride(cells);
+    for (int r = 0; r < R; r++) {
+        uint32_t *row = (uint32_t *)(px + (size_t)r * stride);
+        for (int c = 0; c < C; c++) {
+            double v = hm->values[(size_t)r * C + c];
+            if (!(fabs(v) <= 1e300)) {
+                row[c] = 0; /* transparent: the white page shows */
+                continue;
+            }
+            uint8_t rgb[3];
+            ember_colormap_viridis((v - vmin) / (vmax - vmin), rgb);
+            row[c] = 0xff000000u | (uint32_t)rgb[0] << 16 | (uint32_t)rgb[1] << 8 | rgb[2];
+        }
+    }
+    cairo_surface_mark_dirty(cells);
+    cairo_save(cr);
+    cairo_rectangle(cr, mx, my, map_w, map_h);
+    cairo_clip(cr);
+    cairo_translate(cr, mx, my);
+    cairo_scale(cr, cell, cell);
+    cairo_set_source_surface(cr, cells, 0, 0);
+    /* Big cells stay crisp squares; dense masks are smoothed. */
+    cairo_pattern_set_filter(cairo_get_source(cr),
+                             cell >= 3 ? CAIRO_FILTER_NEAREST : CAIRO_FILTER_GOOD);
+    cairo_pattern_set_extend(cairo_get_source(cr), CAIRO_EXTEND_PAD);
+    cairo_paint(cr);
+    cairo_restore(cr);
+    cairo_surface_destroy(cells);
+    return 0;
+}
+
+/* The colour bar: a smooth strip of the map's colours, high values at the
+ * top. Pixels on a PNG; a gradient in SVG and PDF. */
+static void draw_colorbar(viz_canvas *cv, double bx, double my, double bw, double map_h)
+{
+    cairo_t *cr = cv->cr;
+    if (viz_canvas_is_vector(cv)) {
+        cairo_pattern_t *g = cairo_pattern_create_linear(0, my, 0, my + map_h);
+        for (int i = 0; i <= 64; i++) {
+            uint8_t rgb[3];
+            ember_colormap_viridis(1.0 - i / 64.0, rgb);
+            cairo_pattern_add_color_stop_rgb(g, i / 64.0, rgb[0] / 255.0, rgb[1] / 255.0,
+                                             rgb[2] / 255.0);
+        }
+        if (cairo_pattern_status(g) == CAIRO_STATUS_SUCCESS) {
+            cairo_rectangle(cr, bx, my, bw, map_h);
+            cairo_set_source(cr, g);
+            cairo_fill(cr);
+        }
+        cairo_pattern_destroy(g);
+        return;
+    }
+    cairo_surface_t *strip = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 1, 256);
+    if (cairo_surface_status(strip) == CAIRO_STATUS_SUCCESS) {
+        cairo_surface_flush(strip);
+        uint8_t *sp = cairo_image_surface_get_data(strip);
+        int ss = cairo_image_surface_get_stride(strip);
+        for (int i = 0; i < 256; i++) {
+            uint8_t rgb[3];
+            ember_colormap_viridis(1.0 - i / 255.0, rgb); /* high values at the top */
+            *(uint32_t *)(sp + (size_t)i * ss) =
+                0xff000000u | (uint32_t)rgb[0] << 16 | (uint32_t)rgb[1] << 8 | rgb[2];
+        }
+        cairo_surface_mark_dirty(strip);
+        cairo_save(cr);
+        cairo_rectangle(cr, bx, my, bw, map_h);
+        cairo_clip(cr);
+        cairo_translate(cr, bx, my);
+        cairo_scale(cr, bw, map_h / 256.0);
+        cairo_set_source_surface(cr, strip, 0, 0);
+        cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_BILINEAR);
+        cairo_pattern_set_extend(cairo_get_source(cr), CAIRO_EXTEND_PAD);
+        cairo_paint(cr);
+        cairo_restore(cr);
+    }
+    cairo_surface_destroy(strip);
+}
+
 int ember_plot_heatmap(const ember_heatmap *hm, const ember_figure_opts *fig, ember_png *out,
                        char *err, size_t errlen)
 {
@@ -147,46 +263,19 @@ int ember_plot_heatmap(const ember_heatmap *hm, const ember_figure_opts *fig, em
     double mx = left + fmax(0, (W - left - right - map_w) / 2);
     double my = top;
 
-    if (viz_canvas_begin(&cv, W, H, fig->scale, err, errlen))
+    if (viz_canvas_begin_fig(&cv, W, H, fig, err, errlen))
         return -1;
     cr = cv.cr;
-    cairo_surface_t *cells = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, C, R);
-    if (cairo_surface_status(cells) != CAIRO_STATUS_SUCCESS) {
-        viz_seterr(err, errlen, "cairo: %s", cairo_status_to_string(cairo_surface_status(cells)));
-        cairo_surface_destroy(cells);
+    if (viz_canvas_is_vector(&cv) && (size_t)R * C <= VECTOR_CELLS) {
+        if (draw_cells_vector(cr, hm, vmin, vmax, mx, my, cell) != 0) {
+            viz_seterr(err, errlen, "cairo: %s", cairo_status_to_string(cairo_status(cr)));
+            viz_canvas_destroy(&cv);
+            return -1;
+        }
+    } else if (draw_cells_image(cr, hm, vmin, vmax, mx, my, cell, map_w, map_h, err, errlen) != 0) {
         viz_canvas_destroy(&cv);
         return -1;
     }
-    cairo_surface_flush(cells);
-    uint8_t *px = cairo_image_surface_get_data(cells);
-    int stride = cairo_image_surface_get_stride(cells);
-    for (int r = 0; r < R; r++) {
-        uint32_t *row = (uint32_t *)(px + (size_t)r * stride);
-        for (int c = 0; c < C; c++) {
-            double v = hm->values[(size_t)r * C + c];
-            if (!(fabs(v) <= 1e300)) {
-                row[c] = 0; /* transparent: the white page shows */
-                continue;
-            }
-            uint8_t rgb[3];
-            ember_colormap_viridis((v - vmin) / (vmax - vmin), rgb);
-            row[c] = 0xff000000u | (uint32_t)rgb[0] << 16 | (uint32_t)rgb[1] << 8 | rgb[2];
-        }
-    }
-    cairo_surface_mark_dirty(cells);
-    cairo_save(cr);
-    cairo_rectangle(cr, mx, my, map_w, map_h);
-    cairo_clip(cr);
-    cairo_translate(cr, mx, my);
-    cairo_scale(cr, cell, cell);
-    cairo_set_source_surface(cr, cells, 0, 0);
-    /* Big cells stay crisp squares; dense masks are smoothed. */
-    cairo_pattern_set_filter(cairo_get_source(cr),
-                             cell >= 3 ? CAIRO_FILTER_NEAREST : CAIRO_FILTER_GOOD);
-    cairo_pattern_set_extend(cairo_get_source(cr), CAIRO_EXTEND_PAD);
-    cairo_paint(cr);
-    cairo_restore(cr);
-    cairo_surface_destroy(cells);
     cairo_set_line_width(cr, 0.8);
     viz_rgb(cr, VIZ_SPINE);
     cairo_rectangle(cr, mx, my, map_w, map_h);
@@ -248,30 +337,7 @@ int ember_plot_heatmap(const ember_heatmap *hm, const ember_figure_opts *fig, em
 
     /* Colour bar: a smooth strip of the map's colours with value ticks. */
     double bx = mx + map_w + 18, bw = 14;
-    cairo_surface_t *strip = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 1, 256);
-    if (cairo_surface_status(strip) == CAIRO_STATUS_SUCCESS) {
-        cairo_surface_flush(strip);
-        uint8_t *sp = cairo_image_surface_get_data(strip);
-        int ss = cairo_image_surface_get_stride(strip);
-        for (int i = 0; i < 256; i++) {
-            uint8_t rgb[3];
-            ember_colormap_viridis(1.0 - i / 255.0, rgb); /* high values at the top */
-            *(uint32_t *)(sp + (size_t)i * ss) =
-                0xff000000u | (uint32_t)rgb[0] << 16 | (uint32_t)rgb[1] << 8 | rgb[2];
-        }
-        cairo_surface_mark_dirty(strip);
-        cairo_save(cr);
-        cairo_rectangle(cr, bx, my, bw, map_h);
-        cairo_clip(cr);
-        cairo_translate(cr, bx, my);
-        cairo_scale(cr, bw, map_h / 256.0);
-        cairo_set_source_surface(cr, strip, 0, 0);
-        cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_BILINEAR);
-        cairo_pattern_set_extend(cairo_get_source(cr), CAIRO_EXTEND_PAD);
-        cairo_paint(cr);
-        cairo_restore(cr);
-    }
-    cairo_surface_destroy(strip);
+    draw_colorbar(&cv, bx, my, bw, map_h);
     viz_rgb(cr, VIZ_SPINE);
     cairo_rectangle(cr, bx, my, bw, map_h);
     cairo_stroke(cr);

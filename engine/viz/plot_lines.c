@@ -490,18 +490,18 @@ int ember_plot_lines(const ember_axes *panels, size_t npanels, const ember_figur
     if (!fig)
         fig = &none;
     if (!panels || npanels == 0 || npanels > MAX_PANELS) {
-        viz_seterr(err, errlen, "plot: give 1 to %d panels (got %zu)", MAX_PANELS, npanels);
+        viz_seterr(err, errlen, "give 1 to %d panels (got %zu)", MAX_PANELS, npanels);
         return -1;
     }
     for (size_t p = 0; p < npanels; p++) {
         if (panels[p].nseries > MAX_SERIES || (panels[p].nseries && !panels[p].series)) {
-            viz_seterr(err, errlen, "plot: panel %zu has a bad series list (at most %d series)",
+            viz_seterr(err, errlen, "panel %zu has a bad series list (at most %d series)",
                        p + 1, MAX_SERIES);
             return -1;
         }
         for (size_t s = 0; s < panels[p].nseries; s++) {
             if (panels[p].series[s].n && !panels[p].series[s].y) {
-                viz_seterr(err, errlen, "plot: series %zu of panel %zu has no y values", s + 1, p + 1);
+                viz_seterr(err, errlen, "series %zu of panel %zu has no y values", s + 1, p + 1);
                 return -1;
             }
         }
@@ -512,7 +512,7 @@ int ember_plot_lines(const ember_axes *panels, size_t npanels, const ember_figur
     if (fig->height <= 0)
         H += title_h;
     viz_canvas cv;
-    if (viz_canvas_begin(&cv, W, H, fig->scale, err, errlen))
+    if (viz_canvas_begin_fig(&cv, W, H, fig, err, errlen))
         return -1;
     cairo_t *cr = cv.cr;
     if (title_h) {

@@ -1,7 +1,9 @@
 /* test_seg.c — engine/seg: preprocessor_config.json parsing (good and bad
  * files), pixel_values against a float64 recomputation from the resized
  * picture, the sigmoid, mask pictures (viridis ends, bilinear resize of a
- * map), and overlays (alpha, threshold, palette order, errors). */
+ * map), a mask's values at the photo's size (one value equals the resized
+ * map's, bit for bit), and overlays (alpha, threshold, palette order, the
+ * colours asked for, the legend, errors). */
 #define _GNU_SOURCE
 #include <math.h>
 #include <stdio.h>
@@ -38,13 +40,34 @@ static void test_norm(void)
     n = ember_seg_default_norm();
     OK(ember_seg_read_norm(write_json("b.json", "{\"size\": {\"height\": 352, \"width\": 352}}"), &n, &err_));
     CHECK(n.size == 352 && n.mean[0] == 0.485f, "fields absent keep defaults");
-    static const char *bad[] = {"not json", "[1, 2]", "{\"size\": 3}", "{\"image_mean\": [1, 2]}",
-                                "{\"image_std\": [0, 1, 1]}",
-                                "{\"size\": {\"height\": 352, \"width\": 200}}"};
+    /* CIDAS/clipseg-rd64-refined's own file. */
+    n = ember_seg_default_norm();
+    OK(ember_seg_read_norm(write_json("c.json", "{\"do_normalize\": true, \"do_resize\": true, "
+                                                "\"feature_extractor_type\": \"ViTFeatureExtractor\", "
+                                                "\"image_mean\": [0.485, 0.456, 0.406], "
+                                                "\"image_std\": [0.229, 0.224, 0.225], "
+                                                "\"processor_class\": \"CLIPSegProcessor\", "
+                                                "\"resample\": 2, \"rescale_factor\": 0.00392156862745098, "
+                                                "\"size\": 352}"), &n, &err_));
+    CHECK(n.size == 352, "the real file");
+    /* Settings the pre-processing does not implement are refused, the key
+     * named (a size of "x" or a shortest_edge was once silently ignored). */
+    static const struct {
+        const char *json, *key;
+    } bad[] = {{"not json", "JSON"}, {"[1, 2]", "object"}, {"{\"size\": 3}", "size"},
+               {"{\"image_mean\": [1, 2]}", "image_mean"}, {"{\"image_std\": [0, 1, 1]}", "image_std"},
+               {"{\"size\": {\"height\": 352, \"width\": 200}}", "square"},
+               {"{\"size\": \"x\"}", "size"}, {"{\"size\": {\"shortest_edge\": 352}}", "shortest_edge"},
+               {"{\"size\": {\"height\": 352}}", "size"}, {"{\"do_resize\": false}", "do_resize"},
+               {"{\"do_rescale\": false}", "do_rescale"}, {"{\"do_normalize\": false}", "do_normalize"},
+               {"{\"resample\": 3}", "resample"}, {"{\"rescale_factor\": 0.5}", "rescale_factor"},
+               {"{\"do_center_crop\": true}", "do_center_crop"},
+               {"{\"image_processor_type\": \"CLIPImageProcessor\"}", "image_processor_type"}};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         ember_seg_norm m = ember_seg_default_norm();
-        CHECK(ember_seg_read_norm(write_json("bad.json", bad[i]), &m, &err) != 0, "accepted %s", bad[i]);
-        CHECK(strstr(err.msg, "bad.json") != NULL, "message names the file: %s", err.msg);
+        CHECK(ember_seg_read_norm(write_json("bad.json", bad[i].json), &m, &err) != 0, "accepted %s", bad[i].json);
+        CHECK(strstr(err.msg, "bad.json") != NULL && strstr(err.msg, bad[i].key) != NULL,
+              "message names the file and %s: %s", bad[i].key, err.msg);
         CHECK(m.size == 352, "a bad file changed the settings");
     }
     CHECK(ember_seg_read_norm("/nonexistent/p.json", &n, &err) != 0, "missing file");
@@ -122,7 +145,8 @@ static void test_overlay(void)
     float m1[4] = {0, 0.4f, 0, 0.4f};
     const float *probs[2] = {m0, m1};
     ember_image out;
-    OK(ember_seg_overlay(&photo, probs, 2, 2, 2, 1.0, -1, &out, &err_));
+    OK(ember_seg_overlay(&photo, probs, 2, 2, 2, &(ember_seg_overlay_opts){.alpha = 1.0, .threshold = -1},
+                         &out, &err_));
     uint8_t blue[3], orange[3];
     ember_seg_color(0, blue);
     ember_seg_color(1, orange);
@@ -133,13 +157,94 @@ static void test_overlay(void)
         CHECK(abs(out.data[3 * 3 + c] - (int)lrint(100 * 0.6 + orange[c] * 0.4)) <= 1, "blend ch %d", c);
     ember_image_free(&out);
     /* a threshold makes it all or nothing */
-    OK(ember_seg_overlay(&photo, probs, 2, 2, 2, 0.5, 0.5, &out, &err_));
+    OK(ember_seg_overlay(&photo, probs, 2, 2, 2, &(ember_seg_overlay_opts){.alpha = 0.5, .threshold = 0.5},
+                         &out, &err_));
     CHECK(out.data[3 * 3] == 100 && out.data[3 * 3 + 1] == 100, "0.4 is under the threshold");
     CHECK(out.data[2] == (uint8_t)lrint(100 * 0.5 + blue[2] * 0.5), "over the threshold: alpha");
     ember_image_free(&out);
     ember_err err;
-    CHECK(ember_seg_overlay(&photo, probs, 2, 2, 2, 1.5, -1, &out, &err) != 0 && strstr(err.msg, "alpha"),
+    CHECK(ember_seg_overlay(&photo, probs, 2, 2, 2, &(ember_seg_overlay_opts){.alpha = 1.5, .threshold = -1},
+                            &out, &err) != 0 && strstr(err.msg, "alpha"),
           "alpha 1.5");
+    ember_image_free(&photo);
+}
+
+static void test_photo_values(void)
+{
+    /* a 5x3 map at 17x11: every single value is the whole map's */
+    float map[15];
+    for (int i = 0; i < 15; i++)
+        map[i] = (float)((i * 7) % 15) / 14.0f;
+    map[4] = 1.5f;      /* clamped */
+    map[9] = NAN;       /* read as 0 */
+    float *r = NULL;
+    OK(ember_seg_mask_resize(map, 5, 3, 17, 11, &r, &err_));
+    int same = 1, in_range = 1;
+    for (int y = 0; r && y < 11; y++)
+        for (int x = 0; x < 17; x++) {
+            float v = ember_seg_mask_at(map, 5, 3, 17, 11, x, y);
+            same &= memcmp(&v, &r[y * 17 + x], sizeof v) == 0;
+            in_range &= v >= 0 && v <= 1;
+        }
+    CHECK(r && same, "at() equals the resized map bit for bit");
+    CHECK(in_range, "values clamped to [0, 1], NaN as 0");
+    /* the same size is the map itself */
+    map[4] = 0.25f;
+    map[9] = 0.75f;
+    float *id = NULL;
+    OK(ember_seg_mask_resize(map, 5, 3, 5, 3, &id, &err_));
+    CHECK(id && !memcmp(id, map, sizeof map), "identity");
+    free(r);
+    free(id);
+    ember_err err;
+    CHECK(ember_seg_mask_resize(map, 5, 3, 0, 3, &r, &err) != 0, "empty size refused");
+}
+
+static size_t count_rgb(const ember_image *img, const uint8_t rgb[3])
+{
+    size_t n = 0;
+    for (size_t i = 0; i < (size_t)img->width * img->height; i++)
+        n += !memcmp(img->data + 3 * i, rgb, 3);
+    return n;
+}
+
+static void test_overlay_colors_and_legend(void)
+{
+    char msg[256];
+    ember_image photo, out;
+    ember_image_alloc(&photo, 160, 120, 3, msg, sizeof msg);
+    memset(photo.data, 100, photo.width * photo.height * 3);
+    float on[4] = {1, 1, 1, 1}, off[4] = {0, 0, 0, 0};
+    const float *probs[2] = {off, on};
+    const uint8_t cols[2][3] = {{255, 136, 0}, {0, 0, 255}};
+    /* colours as asked, no legend: the second mask covers all in its colour */
+    OK(ember_seg_overlay(&photo, probs, 2, 2, 2,
+                         &(ember_seg_overlay_opts){.alpha = 1, .threshold = -1, .colors = cols},
+                         &out, &err_));
+    CHECK(count_rgb(&out, cols[1]) == 160 * 120, "all blue: %zu", count_rgb(&out, cols[1]));
+    ember_image_free(&out);
+    /* a legend: swatches of both colours, exact, over a half-tinted photo */
+    const char *labels[2] = {"orange thing", "blue thing"};
+    OK(ember_seg_overlay(&photo, probs, 2, 2, 2,
+                         &(ember_seg_overlay_opts){.alpha = 0.5, .threshold = -1, .colors = cols,
+                                                   .labels = labels},
+                         &out, &err_));
+    CHECK(count_rgb(&out, cols[0]) == 64 && count_rgb(&out, cols[1]) == 64,
+          "8x8 swatches: %zu orange, %zu blue", count_rgb(&out, cols[0]), count_rgb(&out, cols[1]));
+    uint8_t tinted[3] = {50, 50, 178}; /* 100 * 0.5 + (0, 0, 255) * 0.5, rounded */
+    CHECK(!memcmp(out.data + 3 * (119 * 160 + 159), tinted, 3), "outside the legend: %u %u %u",
+          out.data[3 * (119 * 160 + 159)], out.data[3 * (119 * 160 + 159) + 1],
+          out.data[3 * (119 * 160 + 159) + 2]);
+    ember_image_free(&out);
+    /* the palette's colours in the legend when none are asked */
+    OK(ember_seg_overlay(&photo, probs, 2, 2, 2,
+                         &(ember_seg_overlay_opts){.alpha = 0.5, .threshold = -1, .labels = labels},
+                         &out, &err_));
+    uint8_t blue[3], orange[3];
+    ember_seg_color(0, blue);
+    ember_seg_color(1, orange);
+    CHECK(count_rgb(&out, blue) == 64 && count_rgb(&out, orange) == 64, "palette swatches");
+    ember_image_free(&out);
     ember_image_free(&photo);
 }
 
@@ -155,5 +260,7 @@ int main(int argc, char **argv)
     test_preprocess();
     test_sigmoid_and_pictures();
     test_overlay();
+    test_photo_values();
+    test_overlay_colors_and_legend();
     return t_finish("test_seg");
 }

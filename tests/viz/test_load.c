@@ -26,6 +26,8 @@ static void expect_error(const char *path, const char *needle)
     int rc = ember_image_load(path, &img, err, sizeof err);
     CHECK_MSG(rc == -1, "%s loaded", path);
     CHECK_MSG(strstr(err, path) != NULL, "message does not name the file: %s", err);
+    /* once: a truncated file's message once said its path twice */
+    CHECK_MSG(strstr(strstr(err, path) + strlen(path), path) == NULL, "path named twice: %s", err);
     CHECK_MSG(strstr(err, needle) != NULL, "message lacks \"%s\": %s", needle, err);
     CHECK(img.data == NULL);
     printf("  %s\n", err);
@@ -90,6 +92,8 @@ static int run_errors(const char *dir)
     ember_image_free(&img);
 
     CHECK(ember_image_load("", &back, err, sizeof err) == -1);
+    /* load_image() adds its name: the library must not (it read twice) */
+    CHECK_MSG(strstr(err, "no file name") && strncmp(err, "load_image", 10) != 0, "%s", err);
     CHECK(ember_image_load(NULL, &back, err, sizeof err) == -1);
     TEST_END();
 }
