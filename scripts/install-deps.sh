@@ -2,7 +2,9 @@
 # install-deps.sh — installs what Ember needs that this machine lacks, and says so.
 # Usage: scripts/install-deps.sh [build|check|demo]   (default: check)
 # Debian packages come from apt-get, Python tools from pip; nothing is
-# installed when everything is already there.
+# installed when everything is already there. check and demo also get
+# kernelspec/papermill (ember-papermill: papermill's translator for Ember
+# parameters), again whenever the installed copy differs from this checkout's.
 set -euo pipefail
 what=${1:-check}
 PY=${PYTHON:-python3}
@@ -13,8 +15,8 @@ build_pkgs=(build-essential cmake pkg-config libzmq3-dev libjansson-dev libssl-d
 check_pkgs=(clang libclang-rt-14-dev chromium chromium-driver)
 py_build=()
 py_check=(jupyter_client nbclient nbconvert jupyter_kernel_test pytest ipykernel jupyterlab selenium
-          numpy safetensors)
-py_demo=(jupyter_client nbclient nbconvert jupyterlab)
+          numpy safetensors papermill pillow:PIL)
+py_demo=(jupyter_client nbclient nbconvert jupyterlab papermill)
 
 case "$what" in
   build) pkgs=("${build_pkgs[@]}"); py=("${py_build[@]}") ;;
@@ -36,11 +38,32 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Python modules are checked by import name; pip names differ only in case here.
+# Python modules are checked by import name; an entry "pipname:module" names
+# both where they differ (pillow imports as PIL), otherwise they are one.
 pymissing=()
 for m in "${py[@]}"; do
-  "$PY" -c "import ${m}" 2>/dev/null || pymissing+=("$m")
+  "$PY" -c "import ${m#*:}" 2>/dev/null || pymissing+=("${m%%:*}")
 done
+pipargs=("${pymissing[@]}")
+# The plugin is compared file by file with the installed copy, since an older
+# copy imports fine too. pip gets a copy of the folder: setuptools builds in
+# the source folder, and files left there by an earlier build would go into
+# the wheel.
+plugin="$(cd "$(dirname "$0")/.." && pwd)/kernelspec/papermill"
+if [ "$what" != build ] && ! "$PY" - "$plugin/ember_papermill" 2>/dev/null <<'PYEOF'
+import filecmp, pathlib, sys
+import ember_papermill
+installed = pathlib.Path(ember_papermill.__file__).parent
+sys.exit(any(not filecmp.cmp(f, installed / f.name, shallow=False)
+             for f in pathlib.Path(sys.argv[1]).glob("*.py")))
+PYEOF
+then
+  tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+  mkdir "$tmp/ember-papermill"
+  cp -r "$plugin/pyproject.toml" "$plugin/ember_papermill" "$tmp/ember-papermill/"
+  pymissing+=("ember-papermill (kernelspec/papermill)")
+  pipargs+=("$tmp/ember-papermill")
+fi
 if ((${#pymissing[@]})); then
   echo "install-deps: installing Python packages with pip: ${pymissing[*]}"
   pipflags=(-q --disable-pip-version-check)
@@ -50,6 +73,6 @@ if ((${#pymissing[@]})); then
     echo "install-deps: $PY is marked externally managed; pip gets --break-system-packages"
     pipflags+=(--break-system-packages)
   fi
-  "$PY" -m pip install "${pipflags[@]}" "${pymissing[@]}"
+  "$PY" -m pip install "${pipflags[@]}" "${pipargs[@]}"
 fi
 echo "install-deps: everything for '$what' is present"

@@ -61,3 +61,4 @@ echo
 echo "demo: done. Results:"
 for f in "${ran[@]}"; do echo "  $f"; done
 echo "Open the notebooks interactively with: jupyter lab notebooks/  (kernel: Ember (C/CUDA))"
+echo "Run one with other parameters: papermill notebooks/q1.ipynb out.ipynb -p epochs 1 ... (README.md)"

@@ -3,15 +3,19 @@
 with some of its parameters replaced, and writes the executed notebook and
 its HTML rendering.
 
-Parameters follow papermill's convention: the cell tagged "parameters" holds
+Parameters go in as papermill puts them: the cell tagged "parameters" holds
 the defaults; the values given here go into a new cell, tagged
-"injected-parameters", right after it, so the notebook shows both what it
-would do by default and what this run did.
+"injected-parameters", right after it (replacing one from an earlier run; at
+the top, with a warning, when no cell is tagged "parameters"), so the notebook
+shows both what it would do by default and what this run did. The cell reads
+as papermill's Ember translator (kernelspec/papermill) writes it: "# Parameters",
+then one `name = value` line each.
 
     scripts/run-notebook.py notebooks/q1.ipynb build/demo epochs=1 train_images=512
 
 Values are cell-language expressions, written into the cell as given
-(strings need their quotes: data_root="'../shared/data/...'")."""
+(strings need their quotes: data_root="'../shared/data/...'"); papermill's
+`-p data_root ../shared/data/...` gives the same line."""
 import argparse
 import pathlib
 import sys
@@ -22,18 +26,21 @@ from nbconvert import HTMLExporter
 
 
 def inject(nb, params):
-    """Adds the injected-parameters cell; returns the notebook."""
+    """Adds the injected-parameters cell where papermill would; returns the notebook."""
     if not params:
         return nb
-    idx = next((i for i, c in enumerate(nb.cells)
-                if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])), None)
-    if idx is None:
-        raise SystemExit("run-notebook: the notebook has no cell tagged 'parameters'")
-    lines = ["# Parameters injected for this run (scripts/run-notebook.py)"]
-    lines += [f"{k} = {v}" for k, v in params]
-    cell = nbformat.v4.new_code_cell("\n".join(lines))
+    def tagged(tag):
+        return next((i for i, c in enumerate(nb.cells) if tag in c.metadata.get("tags", [])), None)
+    cell = nbformat.v4.new_code_cell("# Parameters\n" + "".join(f"{k} = {v}\n" for k, v in params))
     cell.metadata["tags"] = ["injected-parameters"]
-    nb.cells.insert(idx + 1, cell)
+    if (old := tagged("injected-parameters")) is not None:
+        nb.cells[old] = cell
+    elif (idx := tagged("parameters")) is not None:
+        nb.cells.insert(idx + 1, cell)
+    else:
+        print("run-notebook: no cell is tagged 'parameters'; the parameters go first",
+              file=sys.stderr)
+        nb.cells.insert(0, cell)
     return nb
 
 
