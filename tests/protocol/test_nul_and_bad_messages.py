@@ -119,6 +119,7 @@ def test_bad_input_reply_fails_input(kernel):
     km, kc = kernel
     info = km.get_connection_info()
     import zmq
+    from zmq.utils.monitor import recv_monitor_message
 
     ctx = zmq.Context()
     stdin = ctx.socket(zmq.DEALER)
@@ -126,7 +127,15 @@ def test_bad_input_reply_fails_input(kernel):
     # the same identity as the shell socket, as a front end has
     ident = str(uuid.uuid4()).encode()
     stdin.setsockopt(zmq.IDENTITY, ident)
+    # The kernel's stdin ROUTER drops an input_request for an identity it
+    # has not met yet, so the request must wait for the handshake (a real
+    # front end connects its channels long before it executes anything).
+    monitor = stdin.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
     stdin.connect(f"{info['transport']}://{info['ip']}:{info['stdin_port']}")
+    assert monitor.poll(int(TIMEOUT * 1000)), "the stdin socket did not connect"
+    recv_monitor_message(monitor)
+    stdin.disable_monitor()
+    monitor.close(0)
     shell = RawClient(km)
     shell.sock.close(0)
     shell.sock = shell.ctx.socket(zmq.DEALER)
