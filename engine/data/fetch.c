@@ -263,22 +263,46 @@ fail:
     return NULL;
 }
 
+/* Whether a file:// url whose transfer could not open its file names no
+ * file at all (ENOENT, ENOTDIR), as opposed to one that is there but
+ * unreadable: only the first is "not found" (EMBER_FETCH_NOT_FOUND). */
+static int file_url_missing(const char *url) {
+    if (strncasecmp(url, "file://", 7) != 0) return 0;
+    CURLU *u = curl_url();
+    char *path = NULL;
+    int missing = 0;
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PATH, &path, CURLU_URLDECODE) == CURLUE_OK && path) {
+        struct stat st;
+        missing = stat(path, &st) != 0 && (errno == ENOENT || errno == ENOTDIR);
+    }
+    curl_free(path);
+    curl_url_cleanup(u);
+    return missing;
+}
+
 /* Runs the transfer; a failure becomes a message naming url and the cause
- * (part: the file being written, for write errors). */
+ * (part: the file being written, for write errors). 0, -1, or
+ * EMBER_FETCH_NOT_FOUND (fetch.h). The status of the last HTTP response
+ * goes to opts->http_status whatever the outcome. */
 static int xfer_run(CURL *curl, const char *url, xfer *x, const char *part, ember_err *err) {
     CURLcode rc = curl_easy_perform(curl);
+    long status = 0;
+    if (curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK) status = 0;
+    if (x->opts && x->opts->http_status) *x->opts->http_status = status;
     if (rc == CURLE_OK) return 0;
     const char *detail = x->curl_msg[0] ? x->curl_msg : curl_easy_strerror(rc);
-    long status = 0;
     char cap[64];
     format_size(cap, sizeof cap, x->max_bytes);
     if (rc == CURLE_ABORTED_BY_CALLBACK && x->cancelled) {
         ember_err_set(err, "downloading %s: cancelled", url);
-    } else if (rc == CURLE_HTTP_RETURNED_ERROR &&
-               curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
-               status >= 400) {
+    } else if (rc == CURLE_HTTP_RETURNED_ERROR && status >= 400) {
+        int gone = status == 404 || status == 410;
         ember_err_set(err, "downloading %s: the server answered HTTP %ld%s", url, status,
-                      status == 404 ? " (not found: check the url)" : "");
+                      status == 404   ? " (not found: check the url)"
+                      : status == 410 ? " (gone: the server no longer has it)"
+                                      : "");
+        return gone ? EMBER_FETCH_NOT_FOUND : -1;
     } else if (rc == CURLE_WRITE_ERROR && x->over_cap) {
         if (x->announced > 0)
             ember_err_set(err, "downloading %s: the file is %lld bytes, more than the %s limit",
@@ -297,8 +321,10 @@ static int xfer_run(CURL *curl, const char *url, xfer *x, const char *part, embe
         ember_err_set(err, "downloading %s: timed out (%s); check the network and try again",
                       url, detail);
     } else if (rc == CURLE_FILE_COULDNT_READ_FILE) {
-        ember_err_set(err, "downloading %s: cannot open the file (%s); check that it exists and "
-                           "is readable", url, detail);
+        int missing = file_url_missing(url);
+        ember_err_set(err, "downloading %s: cannot open the file (%s); check that it %s", url,
+                      detail, missing ? "exists" : "exists and is readable");
+        return missing ? EMBER_FETCH_NOT_FOUND : -1;
     } else {
         ember_err_set(err, "downloading %s: %s; check the url and the network", url, detail);
     }
@@ -307,6 +333,7 @@ static int xfer_run(CURL *curl, const char *url, xfer *x, const char *part, embe
 
 int ember_fetch_url(const char *url, const char *dest, const ember_fetch_opts *opts,
                     ember_err *err) {
+    if (opts && opts->http_status) *opts->http_status = 0; /* until a response comes */
     if (!url || !url[0]) return ember_err_set(err, "download: no url given");
     if (!dest || !dest[0]) return ember_err_set(err, "downloading %s: no destination file given", url);
     const char *want_md5 = opts ? opts->md5 : NULL;
@@ -335,8 +362,10 @@ int ember_fetch_url(const char *url, const char *dest, const ember_fetch_opts *o
         free(part);
         return -1;
     }
+    int rc = -1; /* or EMBER_FETCH_NOT_FOUND, from the transfer */
     curl = xfer_open(url, &x, err);
-    if (!curl || xfer_run(curl, url, &x, part, err)) goto fail;
+    if (!curl || (rc = xfer_run(curl, url, &x, part, err)) != 0) goto fail;
+    rc = -1; /* what can fail from here on (writing, md5) is not "not found" */
     curl_easy_cleanup(curl);
     curl = NULL;
     {
@@ -373,7 +402,7 @@ fail:
     if (x.f) fclose(x.f);
     unlink(part);
     free(part);
-    return -1;
+    return rc;
 }
 
 /* md5 of a buffer as 32 lowercase hex digits + NUL. */
@@ -394,6 +423,7 @@ static int md5_mem(const uint8_t *data, size_t len, char hex[33], ember_err *err
 
 int ember_fetch_to_memory(const char *url, size_t max_bytes, const ember_fetch_opts *opts,
                           ember_fetched *out, ember_err *err) {
+    if (opts && opts->http_status) *opts->http_status = 0; /* until a response comes */
     if (!url || !url[0]) return ember_err_set(err, "download: no url given");
     if (!out) return ember_err_set(err, "downloading %s: nowhere to put the data", url);
     const char *want_md5 = opts ? opts->md5 : NULL;
@@ -401,8 +431,10 @@ int ember_fetch_to_memory(const char *url, size_t max_bytes, const ember_fetch_o
         return ember_err_set(err, "downloading %s: expected md5 \"%s\" is not 32 hex digits", url,
                              want_md5);
     xfer x = {.opts = opts, .max_bytes = max_bytes ? max_bytes : (size_t)1 << 30, .announced = -1};
+    int rc = -1; /* or EMBER_FETCH_NOT_FOUND, from the transfer */
     CURL *curl = xfer_open(url, &x, err);
-    if (!curl || xfer_run(curl, url, &x, NULL, err)) goto fail;
+    if (!curl || (rc = xfer_run(curl, url, &x, NULL, err)) != 0) goto fail;
+    rc = -1; /* what can fail from here on (writing, md5) is not "not found" */
     ember_fetched got = {.data = x.mem, .len = x.len};
     const char *ct = NULL;
     if (curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
@@ -426,7 +458,7 @@ int ember_fetch_to_memory(const char *url, size_t max_bytes, const ember_fetch_o
 fail:
     if (curl) curl_easy_cleanup(curl);
     free(x.mem);
-    return -1;
+    return rc;
 }
 
 void ember_fetched_free(ember_fetched *f) {

@@ -25,11 +25,25 @@ typedef struct ember_fetch_opts {
     void *progress_ctx;
     long connect_timeout_s; /* 0: 30 s */
     long low_speed_time_s;  /* abort below 1 KiB/s for this long; 0: 60 s */
+    /* When not NULL, gets the HTTP status of the last response (200, 404,
+     * 503...), failed or not, or 0 when no HTTP response came (a network
+     * error, a timeout, a file:// url). An output: written even though
+     * opts is const. */
+    long *http_status;
 } ember_fetch_opts;
 
-/* Downloads url (http, https, file) to dest, creating dest's folder. HTTP
- * errors (404...), network errors, a short body, a bad md5 or a cancel give
- * an error naming the url and the cause; dest is then left untouched. */
+/* What ember_fetch_url and ember_fetch_to_memory return, besides 0 and -1,
+ * when the file is not there: the server answered HTTP 404 (Not Found) or
+ * 410 (Gone), or a file:// url names no file. err says so, as for -1. A
+ * caller with alternatives (hub.c: model.safetensors, else
+ * pytorch_model.bin) goes on to the next on this and only on this: any
+ * other failure (a network error, 401/403, 5xx, a full disk) is -1. */
+#define EMBER_FETCH_NOT_FOUND 1
+
+/* Downloads url (http, https, file) to dest, creating dest's folder.
+ * Returns 0; EMBER_FETCH_NOT_FOUND (above); -1 for other HTTP errors,
+ * network errors, a short body, a bad md5 or a cancel. A failure's message
+ * names the url and the cause, and leaves dest untouched. */
 int ember_fetch_url(const char *url, const char *dest, const ember_fetch_opts *opts,
                     ember_err *err);
 
@@ -43,8 +57,9 @@ typedef struct ember_fetched {
 /* Fetches url (http, https, file) into memory, at most max_bytes (0: 1 GiB).
  * A body over the cap (announced or arriving) fails with a message giving
  * the limit; other failures are those of ember_fetch_url (HTTP status and
- * url named, network errors, timeouts, cancel, bad md5). out is written only
- * on success. */
+ * url named, network errors, timeouts, cancel, bad md5), with the same
+ * return values (EMBER_FETCH_NOT_FOUND for 404 / 410 / no such file). out
+ * is written only on success. */
 int ember_fetch_to_memory(const char *url, size_t max_bytes, const ember_fetch_opts *opts,
                           ember_fetched *out, ember_err *err);
 void ember_fetched_free(ember_fetched *f);

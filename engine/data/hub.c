@@ -129,15 +129,19 @@ static int hf_snapshot_file(const char *cache, const char *repo, const char *rev
     snprintf(org, sizeof org, "%.*s", (int)(slash - repo), repo);
     snprintf(name, sizeof name, "%s", slash + 1);
     char ref[1024], hash[128] = "";
-    snprintf(ref, sizeof ref, "%s/models--%s--%s/refs/%s", cache, org, name, revision);
+    /* A path or a hash cut short would name another file or snapshot: too
+     * long is "not in this cache". */
+    int rn = snprintf(ref, sizeof ref, "%s/models--%s--%s/refs/%s", cache, org, name, revision);
+    if (rn < 0 || (size_t)rn >= sizeof ref)
+        return -1;
     FILE *f = fopen(ref, "r");
     if (f) {
-        if (!fgets(hash, sizeof hash, f))
-            hash[0] = '\0';
+        if (!fgets(hash, sizeof hash, f) || strlen(hash) == sizeof hash - 1)
+            hash[0] = '\0'; /* none, or longer than any commit hash (40 digits) */
         fclose(f);
         hash[strcspn(hash, "\r\n")] = '\0';
-    } else {
-        snprintf(hash, sizeof hash, "%s", revision);
+    } else if (strlen(revision) < sizeof hash) {
+        memcpy(hash, revision, strlen(revision) + 1);
     }
     if (!hash[0] || !safe_part(hash, strlen(hash), 0))
         return -1;
@@ -153,17 +157,6 @@ static const char *alternatives(const char *const *files, size_t n, char *buf, s
     for (size_t i = 0; i < n && o < cap; i++)
         o += (size_t)snprintf(buf + o, cap - o, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ", files[i]);
     return buf;
-}
-
-/* Whether a failed download failed because the server has no such file,
- * which is when the next alternative is worth trying; a network error,
- * a timeout or a full disk is not. fetch.c reports the HTTP status in its
- * message ("the server answered HTTP 404"), and a file:// endpoint's
- * missing file as "cannot open the file". */
-static int download_not_found(const char *url, const char *msg)
-{
-    return strstr(msg, "answered HTTP 404") != NULL ||
-           (!strncmp(url, "file://", 7) && strstr(msg, "cannot open the file") != NULL);
 }
 
 static void say(const ember_hub_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -286,11 +279,16 @@ int ember_hub_file_first(const char *repo, const char *const *files, size_t nfil
         ember_fetch_opts fo = {.progress = o.progress, .progress_ctx = o.progress_ctx};
         /* Its message starts "downloading <url>", which names repo and
          * file: a prefix here would say "downloading" twice. */
-        if (ember_fetch_url(url, dest, &fo, err) == 0) {
+        int frc = ember_fetch_url(url, dest, &fo, err);
+        if (frc == 0) {
             *which = i;
             return copy_out(dest, out, outlen, repo, files[i], err);
         }
-        int missing = download_not_found(url, err->msg);
+        /* Only "the server has no such file" (HTTP 404 / 410, or no file
+         * under a file:// endpoint) makes the next alternative worth
+         * trying; a network error, a refusal (401/403, e.g. a gated
+         * model), a server error or a full disk would fail it the same. */
+        int missing = frc == EMBER_FETCH_NOT_FOUND;
         if (absent[0])
             ember_err_prefix(err, "%s %s not on %.*s for %s (not found), and ", absent,
                              i > 1 ? "are" : "is", (int)el, endpoint, repo);

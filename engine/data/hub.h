@@ -47,9 +47,10 @@ typedef struct ember_hub_opts {
 
 /* What ember_hub_file and ember_hub_file_first return, besides 0 and -1,
  * when the file simply is not there: the folder lacks it, it is in no
- * cache and downloads are off, or the server has no such file (HTTP 404).
- * The message says so as -1's would; a caller for which the file is
- * optional takes this as "use the defaults". */
+ * cache and downloads are off, or the server has no such file (HTTP 404
+ * or 410, ember_fetch_url's EMBER_FETCH_NOT_FOUND). The message says so as
+ * -1's would; a caller for which the file is optional takes this as "use
+ * the defaults". */
 #define EMBER_HUB_MISSING 1
 
 /* Checks a repository id: "org/name" with letters, digits, '-', '_', '.'

@@ -4,8 +4,7 @@
  * pre-processing settings (preprocessor_config.json, or transformers 5's
  * processor_config.json) from a local folder, the Hugging Face cache or a
  * download, and segment() runs it on one image for several prompts, giving
- * a masks value. (ember_lang builds with _GNU_SOURCE, which memfd_create
- * needs.) */
+ * a masks value. */
 #include "seg/bind.h"
 #include "seg/segmenter.h"
 #include "data/hub.h"
@@ -14,14 +13,11 @@
 #include "text/clip_tokenizer.h"
 #include "viz/bind.h"
 
-#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 typedef struct seg_model {
     ember_clipseg *net;
@@ -219,21 +215,20 @@ static lang_value *refuse_sharded(lang_ctx *cx, const char *index)
 
 /* Image settings from processor_config.json (what transformers 5 saves
  * instead of preprocessor_config.json): its "image_processor" object holds
- * the keys preprocessor_config.json has at its top level. 0, 1 when the
- * file has no such section (the defaults stay), -1 with err set.
- * ember_seg_read_norm reads a file (seg.c is another module's, and takes a
- * path), so the section is handed to it as an anonymous in-memory file and
- * its messages are given back naming the real file and section. */
+ * the keys preprocessor_config.json has at its top level, and is read as
+ * that file is, its messages naming "<path> (image_processor)". 0, 1 when
+ * the file has no such section (the defaults stay), -1 with err set. */
 static int read_processor_norm(const char *path, ember_seg_norm *norm, ember_err *err)
 {
     json_error_t je;
     json_t *root = json_load_file(path, 0, &je);
     if (!root)
         return ember_err_set(err, "%s: not readable JSON (%s, line %d)", path, je.text, je.line);
-    json_t *section = json_object_get(root, "image_processor");
-    if (!section) {
+    json_t *section = json_is_object(root) ? json_object_get(root, "image_processor") : NULL;
+    if (!json_is_object(root) || !section) {
+        int rc = json_is_object(root) ? 1 : ember_err_set(err, "%s: expected a JSON object", path);
         json_decref(root);
-        return 1;
+        return rc;
     }
     if (!json_is_object(section)) {
         json_decref(root);
@@ -243,33 +238,10 @@ static int read_processor_norm(const char *path, ember_seg_norm *norm, ember_err
     json_decref(root);
     if (!text)
         return ember_err_set(err, "%s: out of memory", path);
-    int fd = memfd_create("image_processor", MFD_CLOEXEC), e = errno;
-    size_t len = strlen(text), done = 0;
-    while (fd >= 0 && done < len) {
-        ssize_t w = write(fd, text + done, len - done);
-        e = errno;
-        if (w < 0 && e == EINTR)
-            continue;
-        if (w <= 0)
-            break;
-        done += (size_t)w;
-    }
+    char where[1300];
+    snprintf(where, sizeof where, "%s (image_processor)", path);
+    int rc = ember_seg_read_norm_json(text, strlen(text), where, norm, err);
     free(text);
-    if (fd < 0 || done < len) {
-        if (fd >= 0)
-            close(fd);
-        return ember_err_set(err, "%s: cannot pass on its image_processor section: %s", path, strerror(e));
-    }
-    char fdpath[64];
-    snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
-    int rc = ember_seg_read_norm(fdpath, norm, err);
-    close(fd);
-    size_t fl = strlen(fdpath);
-    if (rc != 0 && !strncmp(err->msg, fdpath, fl)) {
-        char rest[sizeof err->msg];
-        snprintf(rest, sizeof rest, "%s", err->msg + fl);
-        ember_err_set(err, "%s (image_processor)%s", path, rest);
-    }
     return rc;
 }
 

@@ -3,6 +3,7 @@
  * tinted overlays with a legend). See seg.h. */
 #include "seg/seg.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -75,20 +76,15 @@ static int check_processor(json_t *root, const char *path, ember_err *err)
     return 0;
 }
 
-int ember_seg_read_norm(const char *path, ember_seg_norm *out, ember_err *err)
+/* The settings in a parsed object; `path` names it in messages (a file,
+ * or a file and the section that holds them). */
+static int read_norm_root(json_t *root, const char *path, ember_seg_norm *out, ember_err *err)
 {
-    json_error_t je;
-    json_t *root = json_load_file(path, 0, &je);
-    if (!root)
-        return ember_err_set(err, "%s: not readable JSON (%s, line %d)", path, je.text, je.line);
     ember_seg_norm n = *out;
-    int rc = -1;
-    if (!json_is_object(root)) {
-        ember_err_set(err, "%s: expected a JSON object", path);
-        goto out;
-    }
+    if (!json_is_object(root))
+        return ember_err_set(err, "%s: expected a JSON object", path);
     if (check_processor(root, path, err) != 0)
-        goto out;
+        return -1;
     json_t *size = json_object_get(root, "size");
     if (json_is_integer(size)) {
         n.size = json_integer_value(size) > 4096 ? 0 : (int)json_integer_value(size);
@@ -96,37 +92,70 @@ int ember_seg_read_norm(const char *path, ember_seg_norm *out, ember_err *err)
         json_t *h = json_object_get(size, "height"), *w = json_object_get(size, "width");
         /* {"shortest_edge"} keeps the aspect ratio: not the square input
          * the model takes, so it is refused rather than read as a side. */
-        if (!json_is_integer(h) || !json_is_integer(w) || json_object_size(size) != 2) {
-            ember_err_set(err, "%s: size must be a number or {\"height\": n, \"width\": n}; "
-                               "other forms (e.g. shortest_edge) are not supported", path);
-            goto out;
-        }
-        if (json_integer_value(h) != json_integer_value(w)) {
-            ember_err_set(err, "%s: only square sizes are supported, got %lldx%lld", path,
-                          (long long)json_integer_value(w), (long long)json_integer_value(h));
-            goto out;
-        }
+        if (!json_is_integer(h) || !json_is_integer(w) || json_object_size(size) != 2)
+            return ember_err_set(err, "%s: size must be a number or {\"height\": n, \"width\": n}; "
+                                      "other forms (e.g. shortest_edge) are not supported", path);
+        if (json_integer_value(h) != json_integer_value(w))
+            return ember_err_set(err, "%s: only square sizes are supported, got %lldx%lld", path,
+                                 (long long)json_integer_value(w), (long long)json_integer_value(h));
         n.size = json_integer_value(h) > 4096 ? 0 : (int)json_integer_value(h);
     } else if (size) {
-        ember_err_set(err, "%s: size must be a number or {\"height\": n, \"width\": n}", path);
-        goto out;
+        return ember_err_set(err, "%s: size must be a number or {\"height\": n, \"width\": n}", path);
     }
-    if (n.size < 16 || n.size > 4096) {
-        ember_err_set(err, "%s: size %d is out of range (16..4096)", path, n.size);
-        goto out;
-    }
+    if (n.size < 16 || n.size > 4096)
+        return ember_err_set(err, "%s: size %d is out of range (16..4096)", path, n.size);
     if (read_triple(json_object_get(root, "image_mean"), n.mean, "image_mean", path, err) != 0 ||
         read_triple(json_object_get(root, "image_std"), n.std, "image_std", path, err) != 0)
-        goto out;
+        return -1;
     for (int c = 0; c < 3; c++)
-        if (!(n.std[c] > 0)) {
-            ember_err_set(err, "%s: image_std must be positive", path);
-            goto out;
-        }
+        if (!(n.std[c] > 0))
+            return ember_err_set(err, "%s: image_std must be positive", path);
     *out = n;
-    rc = 0;
-out:
+    return 0;
+}
+
+int ember_seg_read_norm_json(const char *json, size_t len, const char *where, ember_seg_norm *out,
+                             ember_err *err)
+{
+    if (!where)
+        where = "image settings";
+    if (!json)
+        return ember_err_set(err, "%s: no JSON text given", where);
+    json_error_t je;
+    json_t *root = json_loadb(json, len, 0, &je);
+    if (!root)
+        return ember_err_set(err, "%s: not readable JSON (%s, line %d)", where, je.text, je.line);
+    int rc = read_norm_root(root, where, out, err);
     json_decref(root);
+    return rc;
+}
+
+/* A preprocessor_config.json is a few hundred bytes; a file far larger is
+ * not one, and is refused before it is read into memory. */
+#define NORM_FILE_MAX ((size_t)1 << 20)
+
+int ember_seg_read_norm(const char *path, ember_seg_norm *out, ember_err *err)
+{
+    if (!path)
+        return ember_err_set(err, "image settings: no path given");
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return ember_err_set(err, "%s: cannot open: %s", path, strerror(errno));
+    char *text = malloc(NORM_FILE_MAX + 1);
+    size_t len = text ? fread(text, 1, NORM_FILE_MAX + 1, f) : 0;
+    int bad = text && ferror(f), e = errno;
+    fclose(f);
+    int rc;
+    if (!text)
+        rc = ember_err_set(err, "%s: out of memory", path);
+    else if (bad)
+        rc = ember_err_set(err, "%s: cannot read: %s", path, strerror(e));
+    else if (len > NORM_FILE_MAX)
+        rc = ember_err_set(err, "%s: larger than 1 MiB, which no image processor's settings are; "
+                                "is it the right file?", path);
+    else
+        rc = ember_seg_read_norm_json(text, len, path, out, err);
+    free(text);
     return rc;
 }
 

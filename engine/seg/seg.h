@@ -32,8 +32,18 @@ ember_seg_norm ember_seg_default_norm(void);
  * defaults. A setting ember_seg_preprocess does not implement is refused
  * with the key named: do_resize / do_rescale / do_normalize false, resample
  * other than 2 (BILINEAR), rescale_factor other than 1/255, a centre crop,
- * a non-square or shortest_edge size, a processor other than ViT's. */
+ * a non-square or shortest_edge size, a processor other than ViT's. Every
+ * message starts with the path; a file over 1 MiB (no such settings are)
+ * is refused unread. out changes only on success. */
 int ember_seg_read_norm(const char *path, ember_seg_norm *out, ember_err *err);
+
+/* The same from JSON text (len bytes, no NUL needed): the settings object
+ * itself, e.g. the "image_processor" section of transformers 5's
+ * processor_config.json. `where` starts every message, so it names what
+ * the text came from ("<path> (image_processor)"); NULL: "image settings".
+ * ember_seg_read_norm is this on the file's contents, named by its path. */
+int ember_seg_read_norm_json(const char *json, size_t len, const char *where, ember_seg_norm *out,
+                             ember_err *err);
 
 /* pixel_values for one image: RGB (grey is spread, alpha dropped as PIL's
  * convert("RGB") drops it), resized to size x size with PIL's BILINEAR

@@ -3,6 +3,10 @@
  * errors, a short body, a stalled body, cancel from the progress callback,
  * file:// urls; dest is never touched by a failure and no .part is left.
  * The same into memory: the size cap (announced and arriving), 404, cancel.
+ * What callers are told besides the message: EMBER_FETCH_NOT_FOUND for 404,
+ * 410 and a missing file:// file only, and the HTTP status. The hub's
+ * fallback from model.safetensors to pytorch_model.bin over HTTP, decided
+ * by that return value: on 404 and 410, never on 401 or 503.
  * Then cifar10 loading with download=true into a scratch cache, and the
  * second load served from the cache with the server gone. md5 against
  * known vectors; mkdir -p.
@@ -30,6 +34,7 @@
 #include "data/cifar10.h"
 #include "data_test.h"
 #include "data/fetch.h"
+#include "data/hub.h"
 
 
 static int has(const char *msg, const char *what) { return strstr(msg, what) != NULL; }
@@ -111,6 +116,25 @@ static int peer_closed(int fd) {
     return r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
 }
 
+/* A model hub at /hub/<org>/<name>/resolve/<rev>/<file>: every repository
+ * has pytorch_model.bin, except org/none; model.safetensors is missing
+ * (404) except that org/gone's is 410 Gone, org/flaky's a 503 and
+ * everything of org/gated a 401. */
+static void serve_hub(int fd, const char *path) {
+    static const char bin[] = "remote bin";
+    if (strncmp(path, "org/gated/", 10) == 0) {
+        send_head(fd, 401, "Unauthorized", 0, NULL);
+    } else if (strstr(path, "/pytorch_model.bin") && strncmp(path, "org/none/", 9) != 0) {
+        if (send_head(fd, 200, "OK", (long long)strlen(bin), NULL) == 0) send_all(fd, bin, strlen(bin));
+    } else if (strncmp(path, "org/gone/", 9) == 0) {
+        send_head(fd, 410, "Gone", 0, NULL);
+    } else if (strncmp(path, "org/flaky/", 10) == 0) {
+        send_head(fd, 503, "Service Unavailable", 0, NULL);
+    } else {
+        send_head(fd, 404, "Not Found", 0, NULL);
+    }
+}
+
 static void serve(server *s, int fd) {
     char req[8192];
     size_t got = 0;
@@ -142,6 +166,12 @@ static void serve(server *s, int fd) {
         send_head(fd, 302, "Found", 0, "Location: /ok\r\n");
     } else if (strcmp(path, "/to-file") == 0) {
         send_head(fd, 302, "Found", 0, "Location: file:///etc/hostname\r\n");
+    } else if (strcmp(path, "/gone") == 0) {
+        send_head(fd, 410, "Gone", 0, NULL);
+    } else if (strcmp(path, "/forbidden") == 0) {
+        send_head(fd, 403, "Forbidden", 0, NULL);
+    } else if (strncmp(path, "/hub/", 5) == 0) {
+        serve_hub(fd, path + 5);
     } else if (strcmp(path, "/boom") == 0) {
         if (send_head(fd, 500, "Internal Server Error", 5, NULL) == 0) send_all(fd, "boom\n", 5);
     } else if (strcmp(path, "/short") == 0) {
@@ -273,14 +303,17 @@ static void test_md5_mkdirs(void) {
     CHECK(has(err.msg, "a/file"), "msg: %s", err.msg);
 }
 
-static void check_failed_fetch(const char *url, const ember_fetch_opts *o, const char *want1,
-                               const char *want2, const char *what) {
+/* A failed download: return value want_rc (-1, or EMBER_FETCH_NOT_FOUND),
+ * a message with the url and want1 (and want2), dest untouched. */
+static void check_failed_fetch_rc(const char *url, const ember_fetch_opts *o, int want_rc,
+                                  const char *want1, const char *want2, const char *what) {
     const char *dest = sp("dl/kept.bin");
     char part[1300];
     snprintf(part, sizeof part, "%s.part", dest);
     CHECK(write_file(dest, "old", 3) == 0, "write");
     ember_err err = {{0}};
-    CHECK(ember_fetch_url(url, dest, o, &err) == -1, "%s: succeeded", what);
+    int rc = ember_fetch_url(url, dest, o, &err);
+    CHECK(rc == want_rc, "%s: returned %d, expected %d", what, rc, want_rc);
     CHECK(has(err.msg, url) && has(err.msg, want1) && (!want2 || has(err.msg, want2)),
           "%s: message lacks url/'%s'/'%s': %s", what, want1, want2 ? want2 : "", err.msg);
     size_t len = 0;
@@ -289,6 +322,11 @@ static void check_failed_fetch(const char *url, const ember_fetch_opts *o, const
     free(b);
     CHECK(!exists(part), "%s: %s left behind", what, part);
     if (getenv("EMBER_TEST_VERBOSE")) printf("%s -> %s\n", what, err.msg);
+}
+
+static void check_failed_fetch(const char *url, const ember_fetch_opts *o, const char *want1,
+                               const char *want2, const char *what) {
+    check_failed_fetch_rc(url, o, -1, want1, want2, what);
 }
 
 static void test_fetch(server *s) {
@@ -326,7 +364,11 @@ static void test_fetch(server *s) {
 
     /* Failures: dest untouched, no .part. */
     snprintf(url, sizeof url, "http://127.0.0.1:%d/missing.tar.gz", s->port);
-    check_failed_fetch(url, NULL, "404", NULL, "404");
+    check_failed_fetch_rc(url, NULL, EMBER_FETCH_NOT_FOUND, "404", NULL, "404");
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/gone", s->port);
+    check_failed_fetch_rc(url, NULL, EMBER_FETCH_NOT_FOUND, "HTTP 410", "gone", "410");
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/forbidden", s->port);
+    check_failed_fetch(url, NULL, "HTTP 403", NULL, "403");
     snprintf(url, sizeof url, "http://127.0.0.1:%d/boom", s->port);
     check_failed_fetch(url, NULL, "500", NULL, "500");
     snprintf(url, sizeof url, "http://127.0.0.1:%d/short", s->port);
@@ -370,19 +412,25 @@ static void test_fetch(server *s) {
     CHECK(b && len == s->body_len && memcmp(b, s->body, len) == 0, "file:// body differs");
     free(b);
     snprintf(abs + strlen(abs) - 7, 16, "gone.bin");
-    check_failed_fetch(abs, NULL, "gone.bin", NULL, "file:// missing");
+    check_failed_fetch_rc(abs, NULL, EMBER_FETCH_NOT_FOUND, "gone.bin", NULL, "file:// missing");
 }
 
 /* ember_fetch_to_memory: the same transfers, into a buffer with a cap. */
-static void check_failed_memory(const char *url, size_t cap, const ember_fetch_opts *o,
-                                const char *want1, const char *want2, const char *what) {
+static void check_failed_memory_rc(const char *url, size_t cap, const ember_fetch_opts *o, int want_rc,
+                                   const char *want1, const char *want2, const char *what) {
     ember_fetched f = {.data = (uint8_t *)"sentinel", .len = 8};
     ember_err err = {{0}};
-    CHECK(ember_fetch_to_memory(url, cap, o, &f, &err) == -1, "%s: succeeded", what);
+    int rc = ember_fetch_to_memory(url, cap, o, &f, &err);
+    CHECK(rc == want_rc, "%s: returned %d, expected %d", what, rc, want_rc);
     CHECK(has(err.msg, url) && has(err.msg, want1) && (!want2 || has(err.msg, want2)),
           "%s: message lacks url/'%s'/'%s': %s", what, want1, want2 ? want2 : "", err.msg);
     CHECK(f.len == 8 && memcmp(f.data, "sentinel", 8) == 0, "%s: out was written", what);
     if (getenv("EMBER_TEST_VERBOSE")) printf("%s -> %s\n", what, err.msg);
+}
+
+static void check_failed_memory(const char *url, size_t cap, const ember_fetch_opts *o,
+                                const char *want1, const char *want2, const char *what) {
+    check_failed_memory_rc(url, cap, o, -1, want1, want2, what);
 }
 
 static void test_fetch_memory(server *s) {
@@ -431,7 +479,9 @@ static void test_fetch_memory(server *s) {
 
     /* HTTP errors name the status; other failures as for files. */
     snprintf(url, sizeof url, "http://127.0.0.1:%d/missing.png", s->port);
-    check_failed_memory(url, 0, NULL, "HTTP 404", "not found", "404");
+    check_failed_memory_rc(url, 0, NULL, EMBER_FETCH_NOT_FOUND, "HTTP 404", "not found", "404");
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/gone", s->port);
+    check_failed_memory_rc(url, 0, NULL, EMBER_FETCH_NOT_FOUND, "HTTP 410", NULL, "410");
     snprintf(url, sizeof url, "http://127.0.0.1:%d/boom", s->port);
     check_failed_memory(url, 0, NULL, "HTTP 500", NULL, "500");
     snprintf(url, sizeof url, "http://127.0.0.1:%d/short", s->port);
@@ -452,8 +502,126 @@ static void test_fetch_memory(server *s) {
     CHECK(f.len == s->body_len && memcmp(f.data, s->body, f.len) == 0, "file:// body differs");
     ember_fetched_free(&f);
     snprintf(abs + strlen(abs) - 7, 16, "gone.bin");
-    check_failed_memory(abs, 0, NULL, "cannot open the file", "gone.bin", "file:// missing");
+    check_failed_memory_rc(abs, 0, NULL, EMBER_FETCH_NOT_FOUND, "cannot open the file", "gone.bin",
+                           "file:// missing");
     check_failed_memory("", 0, NULL, "no url", NULL, "empty url");
+}
+
+/* The HTTP status callers get (opts.http_status), whatever the outcome, and
+ * which failures are "not found": a file:// file that is there but
+ * unreadable is not (the hub must not fall back past it). */
+static void test_status(server *s) {
+    char url[256];
+    ember_err err = {{0}};
+    static const struct {
+        const char *path;
+        int rc;
+        long status;
+    } cases[] = {{"/ok", 0, 200},          {"/redirect", 0, 200}, {"/missing", EMBER_FETCH_NOT_FOUND, 404},
+                 {"/gone", EMBER_FETCH_NOT_FOUND, 410}, {"/forbidden", -1, 403}, {"/boom", -1, 500}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        snprintf(url, sizeof url, "http://127.0.0.1:%d%s", s->port, cases[i].path);
+        long status = -7;
+        ember_fetch_opts o = {.http_status = &status};
+        int rc = ember_fetch_url(url, sp("dl/status.bin"), &o, &err);
+        CHECK(rc == cases[i].rc && status == cases[i].status, "%s: rc %d status %ld", cases[i].path, rc, status);
+        status = -7;
+        ember_fetched f = {0};
+        rc = ember_fetch_to_memory(url, 0, &o, &f, &err);
+        CHECK(rc == cases[i].rc && status == cases[i].status, "%s (memory): rc %d status %ld", cases[i].path, rc,
+              status);
+        ember_fetched_free(&f);
+    }
+    /* no HTTP answer at all: 0 */
+    long status = -7;
+    ember_fetch_opts o = {.http_status = &status};
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/x", dead_port());
+    CHECK(ember_fetch_url(url, sp("dl/status.bin"), &o, &err) == -1 && status == 0, "refused: status %ld", status);
+    status = -7;
+    CHECK(ember_fetch_url("", sp("dl/status.bin"), &o, &err) == -1 && status == 0, "no url: status %ld", status);
+
+    /* file://: a missing file, or a path through a file, is "not found";
+     * one that is there but unreadable is not (root reads anything: skipped) */
+    char abs[1300], cwd[1024];
+    const char *base = scratch[0] == '/' ? "" : getcwd(cwd, sizeof cwd) ? cwd : ".";
+    snprintf(abs, sizeof abs, "file://%s%s%s", base, base[0] ? "/" : "", sp("src.bin"));
+    CHECK(write_file(sp("src.bin"), "x", 1) == 0, "write");
+    status = -7;
+    CHECK(ember_fetch_url(abs, sp("dl/status.bin"), &o, &err) == 0 && status == 0, "file://: %s", err.msg);
+    strcat(abs, "/inside");
+    check_failed_fetch_rc(abs, NULL, EMBER_FETCH_NOT_FOUND, "cannot open the file", NULL, "file:// through a file");
+    abs[strlen(abs) - 7] = '\0';
+    /* a folder is there: whatever the failure, not "not found" */
+    char dir[1300];
+    snprintf(dir, sizeof dir, "file://%s%s%s", base, base[0] ? "/" : "", sp("dl"));
+    ember_fetched f = {0};
+    int rc = ember_fetch_to_memory(dir, 0, NULL, &f, &err);
+    CHECK(rc != EMBER_FETCH_NOT_FOUND, "file:// folder: rc %d: %s", rc, err.msg);
+    ember_fetched_free(&f);
+    if (geteuid() != 0 && chmod(sp("src.bin"), 0) == 0) {
+        check_failed_fetch_rc(abs, NULL, -1, "cannot open the file", "readable", "file:// unreadable");
+        chmod(sp("src.bin"), 0644);
+    }
+}
+
+static char notices[1024];
+static void on_notice(void *ctx, const char *line) {
+    (void)ctx;
+    size_t n = strlen(notices);
+    snprintf(notices + n, sizeof notices - n, "%s\n", line);
+}
+
+/* ember_hub_file_first downloading from an HTTP hub (serve_hub): it goes
+ * on from model.safetensors to pytorch_model.bin on 404 and 410, decided by
+ * ember_fetch_url's return value; a 401 or a 503 stops at once, without
+ * asking for the .bin. */
+static void test_hub_http(server *s) {
+    ember_err err = {{0}};
+    char endpoint[128], out[1300], want[1300];
+    snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d/hub/", s->port);
+    /* only the scratch caches: nothing of the user's */
+    setenv("HF_HUB_CACHE", sp("hub-hf-empty"), 1);
+    setenv("EMBER_DATA", sp("hub-ember"), 1);
+    unsetenv("HF_ENDPOINT");
+    static const char *const w[] = {"model.safetensors", "pytorch_model.bin"};
+    ember_hub_opts o = {.download = 1, .endpoint = endpoint, .notice = on_notice};
+    static const char *const fallback[] = {"org/binonly", "org/gone"};
+    for (size_t i = 0; i < 2; i++) {
+        size_t which = 9;
+        notices[0] = '\0';
+        int hits0 = atomic_load(&s->hits);
+        int rc = ember_hub_file_first(fallback[i], w, 2, &o, out, sizeof out, &which, &err);
+        CHECK(rc == 0 && which == 1, "%s: rc %d which %zu: %s", fallback[i], rc, which, err.msg);
+        snprintf(want, sizeof want, "%s/hf/%s/main/pytorch_model.bin", sp("hub-ember"), fallback[i]);
+        size_t len = 0;
+        uint8_t *b = slurp(want, &len);
+        CHECK(rc == 0 && !strcmp(out, want) && b && len == 10 && !memcmp(b, "remote bin", 10), "%s: got %s",
+              fallback[i], out);
+        free(b);
+        CHECK(atomic_load(&s->hits) == hits0 + 2, "%s: %d requests", fallback[i], atomic_load(&s->hits) - hits0);
+        CHECK(has(notices, "model.safetensors is not on http://127.0.0.1") &&
+                  has(notices, "downloading pytorch_model.bin instead"), "%s: notice %s", fallback[i], notices);
+    }
+    static const struct {
+        const char *repo, *status;
+    } stop[] = {{"org/gated", "HTTP 401"}, {"org/flaky", "HTTP 503"}};
+    for (size_t i = 0; i < 2; i++) {
+        notices[0] = '\0';
+        int hits0 = atomic_load(&s->hits);
+        int rc = ember_hub_file_first(stop[i].repo, w, 2, &o, out, sizeof out, NULL, &err);
+        CHECK(rc == -1 && has(err.msg, stop[i].status) && has(err.msg, "model.safetensors") &&
+                  !has(err.msg, "pytorch_model.bin"), "%s: rc %d: %s", stop[i].repo, rc, err.msg);
+        CHECK(atomic_load(&s->hits) == hits0 + 1 && !notices[0], "%s: %d requests, notice %s", stop[i].repo,
+              atomic_load(&s->hits) - hits0, notices);
+    }
+    /* neither file: missing (an optional file's caller uses defaults) */
+    int rc = ember_hub_file_first("org/none", w, 2, &o, out, sizeof out, NULL, &err);
+    CHECK(rc == EMBER_HUB_MISSING && has(err.msg, "model.safetensors is not on") &&
+              has(err.msg, "org/none/resolve/main/pytorch_model.bin"), "org/none: rc %d: %s", rc, err.msg);
+    rc = ember_hub_file("org/none", "preprocessor_config.json", &o, out, sizeof out, &err);
+    CHECK(rc == EMBER_HUB_MISSING && has(err.msg, "HTTP 404"), "one file: rc %d: %s", rc, err.msg);
+    unsetenv("HF_HUB_CACHE");
+    unsetenv("EMBER_DATA");
 }
 
 static uint8_t *make_archive(size_t *len) {
@@ -567,6 +735,8 @@ int main(int argc, char **argv) {
     test_md5_mkdirs();
     test_fetch(&s);
     test_fetch_memory(&s);
+    test_status(&s);
+    test_hub_http(&s);
     test_cifar_download(&s); /* stops the server */
     free(body);
     free((void *)s.archive);

@@ -2,7 +2,9 @@
  * cache layout (refs -> snapshots), Ember's own cache, and downloads from an
  * endpoint (a file:// tree shaped like huggingface.co's resolve URLs, so no
  * server is needed), plus the refusals: bad repo ids, file names that climb
- * out of the cache, download off.
+ * out of the cache, download off, a revision too long to be a hash. The
+ * fallback over HTTP (404, 410, 401, 503) is in test_fetch.c, beside its
+ * server.
  * Args: <shared data dir> <fixtures dir> <scratch dir>. */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -112,6 +114,19 @@ static void test_places(void)
     CHECK(strcmp(slurp(out) ? slurp(out) : "", "from hf cache") == 0, "read %s", out);
     /* a revision that is a hash names its snapshot directly */
     o.revision = "0123abcd";
+    CHECK(ember_hub_file("org/model", "config.json", &o, out, sizeof out, &err) == 0, "%s", err.msg);
+    /* a revision longer than a hash can be is not cut to one: a snapshot
+     * named by its first 127 characters is not taken for it */
+    char longrev[201], cut[128];
+    memset(longrev, 'a', 200);
+    longrev[200] = '\0';
+    memcpy(cut, longrev, sizeof cut - 1);
+    cut[sizeof cut - 1] = '\0';
+    if (snprintf(p, sizeof p, "%s/models--org--model/snapshots/%s/config.json", hf, cut) < (int)sizeof p)
+        put(p, "a truncated revision's");
+    o.revision = longrev;
+    CHECK(ember_hub_file("org/model", "config.json", &o, out, sizeof out, &err) == EMBER_HUB_MISSING, "%s", out);
+    o.revision = cut;
     CHECK(ember_hub_file("org/model", "config.json", &o, out, sizeof out, &err) == 0, "%s", err.msg);
     o.revision = NULL;
 

@@ -4,13 +4,22 @@ parameters pointed at a tiny CLIPSeg model folder (tests/tiny_clipseg.py:
 the real checkpoint is not downloadable here) and at an image served over
 HTTP from 127.0.0.1, so URL loading is part of the run. Checks that every
 cell shows what it should: the model line, the image, the masks beside the
-image, the overlays, one mask, the table."""
+image, the overlays, one mask, the table; then the later sections: an
+overlay in the colours asked for (its pixels those of the saved PNG), a
+mask's value at a pixel and in a box, the token ids, and the files saved
+(read back with Pillow, numpy and csv, equal to what the cells showed)."""
+import base64
+import csv
 import functools
 import http.server
+import io
+import re
 import threading
 
 import nbformat
+import numpy as np
 import pytest
+from PIL import Image
 
 from ember_testenv import ROOT, SLOW, notebook_runner, require_kernel
 from tiny_clipseg import make_model_dir, tokenizer_missing
@@ -68,3 +77,39 @@ def test_q2_with_tiny_model(tmp_path):
     assert "a remote control" in table and "orange" in table
     page = (tmp_path / "out" / "q2.html").read_text()
     assert page.count("data:image/png;base64,") >= 5
+
+    # overlays in the colours asked for, saved as shown
+    colours = cell("overlay(img, masks, colors=colors")
+    assert "<image 64x64 RGB>" in texts(colours)
+    shown = next(o["data"]["image/png"] for o in outputs(colours) if "image/png" in o.get("data", {}))
+    out = tmp_path / "out"
+    saved = np.asarray(Image.open(out / "overlay.png").convert("RGB"))
+    assert saved.shape == (64, 64, 3)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(base64.b64decode(shown))).convert("RGB")), saved)
+    default = next(o["data"]["image/png"] for o in outputs(cell("overlay(img, masks, alpha=0.5)"))
+                   if "image/png" in o.get("data", {}))
+    assert not np.array_equal(np.asarray(Image.open(io.BytesIO(base64.b64decode(default))).convert("RGB")), saved)
+    assert "<image 64x64 RGB>" in texts(cell("load_image('overlay.png')"))
+
+    # a mask's numbers: the value at the centre pixel is the saved arrays' [y, x]
+    at = re.search(r"a cat: ([0-9.]+) at the centre pixel \(32, 32\)", texts(cell("m.at(x, y)")))
+    assert at, texts(cell("m.at(x, y)"))
+    npz = np.load(out / "masks.npz")
+    assert list(npz["prompts"]) == ["a cat", "a remote control", "a blanket"]
+    assert list(npz["keys"]) == ["a_cat", "a_remote_control", "a_blanket"]
+    a = npz["a_cat"]
+    assert a.dtype == np.float32 and a.shape == (64, 64)
+    assert f"{a[32, 32]:.3f}" == at.group(1)
+    assert np.array_equal(np.load(out / "mask.npy"), a)
+    region = texts(cell("m.region("))
+    assert "<region (0, 0)-(32, 32) of mask 'a cat'" in region
+    assert f"mean {a[:32, :32].mean():.3f}, max {a[:32, :32].max():.3f}" in region
+
+    # the token ids, as CLIPTokenizer gives them
+    tokens = texts(cell("tokenize(seg, prompts)"))
+    assert "49406" in tokens and "cat</w>" in tokens and "remote</w>" in tokens
+    assert texts(cell("tokenize(seg, masks[0].prompt).ids")) == "[49406, 320, 2368, 49407]"
+
+    with open(out / "masks.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0][0] == "prompt" and [r[0] for r in rows[1:]] == ["a cat", "a remote control", "a blanket"]

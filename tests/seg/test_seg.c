@@ -1,6 +1,7 @@
 /* test_seg.c — engine/seg: preprocessor_config.json parsing (good and bad
- * files), pixel_values against a float64 recomputation from the resized
- * picture, the sigmoid, mask pictures (viridis ends, bilinear resize of a
+ * files, and the same settings from JSON text named by the caller),
+ * pixel_values against a float64 recomputation from the resized picture,
+ * the sigmoid, mask pictures (viridis ends, bilinear resize of a
  * map), a mask's values at the photo's size (one value equals the resized
  * map's, bit for bit), and overlays (alpha, threshold, palette order, the
  * colours asked for, the legend, errors). */
@@ -70,7 +71,51 @@ static void test_norm(void)
               "message names the file and %s: %s", bad[i].key, err.msg);
         CHECK(m.size == 352, "a bad file changed the settings");
     }
-    CHECK(ember_seg_read_norm("/nonexistent/p.json", &n, &err) != 0, "missing file");
+    CHECK(ember_seg_read_norm("/nonexistent/p.json", &n, &err) != 0 && strstr(err.msg, "/nonexistent/p.json") &&
+              strstr(err.msg, "cannot open"), "missing file: %s", err.msg);
+    /* a folder, and a file far too large to be settings: refused, named */
+    CHECK(ember_seg_read_norm(scratch, &n, &err) != 0 && strstr(err.msg, scratch), "a folder: %s", err.msg);
+    size_t big = ((size_t)1 << 20) + 10;
+    char *huge = malloc(big + 1);
+    if (huge) {
+        memset(huge, ' ', big);
+        huge[0] = '{';
+        huge[big - 1] = '}';
+        huge[big] = '\0';
+        const char *hp = write_json("huge.json", huge);
+        ember_seg_norm m = ember_seg_default_norm();
+        CHECK(ember_seg_read_norm(hp, &m, &err) != 0 && strstr(err.msg, "huge.json") && strstr(err.msg, "1 MiB"),
+              "huge file: %s", err.msg);
+        free(huge);
+    }
+}
+
+/* The same settings from JSON text (the "image_processor" section of
+ * transformers 5's processor_config.json): the values, and messages that
+ * start with the name given, not a path of their own. */
+static void test_norm_json(void)
+{
+    ember_err err;
+    ember_seg_norm n = ember_seg_default_norm();
+    /* len bounds the text: what follows it (here a second object) is not read */
+    const char *two = "{\"size\": 224, \"image_std\": [0.25, 0.5, 1]}{\"size\": 1}";
+    OK(ember_seg_read_norm_json(two, (size_t)(strstr(two, "}{") - two) + 1, "cfg (image_processor)", &n, &err_));
+    CHECK(n.size == 224 && n.std[0] == 0.25f && n.mean[0] == 0.485f, "values from text: %d", n.size);
+    static const struct {
+        const char *json, *key;
+    } bad[] = {{"not json", "not readable JSON"}, {"[1]", "JSON object"}, {"{\"resample\": 3}", "resample must be 2"},
+               {"{\"size\": {\"shortest_edge\": 224}}", "shortest_edge"}, {"{\"image_mean\": 1}", "image_mean"}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        ember_seg_norm m = ember_seg_default_norm();
+        CHECK(ember_seg_read_norm_json(bad[i].json, strlen(bad[i].json), "/m/processor_config.json (image_processor)",
+                                       &m, &err) != 0, "accepted %s", bad[i].json);
+        CHECK(!strncmp(err.msg, "/m/processor_config.json (image_processor): ", 44) && strstr(err.msg, bad[i].key) &&
+                  !strstr(err.msg, "/proc/"), "message: %s", err.msg);
+        CHECK(m.size == 352, "refused text changed the settings");
+    }
+    CHECK(ember_seg_read_norm_json("", 0, "empty", &n, &err) != 0 && !strncmp(err.msg, "empty: ", 7), "%s", err.msg);
+    CHECK(ember_seg_read_norm_json(NULL, 0, NULL, &n, &err) != 0 && strstr(err.msg, "image settings"), "%s", err.msg);
+    CHECK(ember_seg_read_norm_json("{}", 2, NULL, &n, &err) == 0 && n.size == 224, "{} keeps the settings");
 }
 
 static void test_preprocess(void)
@@ -257,6 +302,7 @@ int main(int argc, char **argv)
     snprintf(scratch, sizeof scratch, "%s", argv[2]);
     mkdir(scratch, 0755);
     test_norm();
+    test_norm_json();
     test_preprocess();
     test_sigmoid_and_pictures();
     test_overlay();
