@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,10 @@ int main(int argc, char **argv)
     if (ember_history_open(&k.history, NULL, err, sizeof err) != 0)
         ember_log("history is off for this session: %s", err);
     ember_interrupt_install(k.engine);
+    /* Past a file-size limit (RLIMIT_FSIZE) a write fails with EFBIG, which
+     * the writer reports (a checkpoint says so and training goes on); the
+     * default SIGXFSZ would kill the kernel instead. */
+    signal(SIGXFSZ, SIG_IGN);
 
     ember_interrupt_block(); /* the threads inherit the mask: SIGINT comes here */
     /* The IOPub thread first: it welcomes early subscribers, then sends

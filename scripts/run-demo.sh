@@ -37,7 +37,9 @@ for nb in hello q1 q2; do
     else
       echo "demo: no NVIDIA GPU here, so q1 runs a short CPU version (1 epoch of 4 steps on"
       echo "      512 images, 500 test images); EMBER_Q1_FULL=1 runs the full recipe anyway"
-      params=(epochs=1 train_images=512 test_images=500 steps_per_epoch=4)
+      # its own checkpoint: q1.ckpt is the full run's, which a rerun of the
+      # demo continues (a run with other settings would be refused there)
+      params=(epochs=1 train_images=512 test_images=500 steps_per_epoch=4 "checkpoint='q1-short.ckpt'")
       if [ -f "$subset" ]; then
         echo "demo: q1 reads the CIFAR-10 subset in $subset"
         params+=("data_root='$subset'")

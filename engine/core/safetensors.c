@@ -1,6 +1,9 @@
-/* safetensors.c — validated safetensors reader (mmap) and atomic writer. */
+/* safetensors.c — validated safetensors reader (mmap) and writer (through
+ * fileio/atomic.h, so a file appears whole or not at all). */
 #define _GNU_SOURCE
 #include "core/safetensors.h"
+
+#include "fileio/atomic.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -229,19 +232,27 @@ int ember_st_copy(const ember_st_file *f, const char *name, ember_tensor *dst, i
     return 0;
 }
 
-int ember_st_write(const char *path, const ember_st_item *items, size_t n, const char *metadata_json,
-                   ember_err *err) {
+/* The header (tensor table and metadata) as JSON text, or NULL with err set. */
+static char *build_header(const ember_st_item *items, size_t n, const char *metadata_json, ember_ferr *err) {
     json_t *root = json_object();
-    if (!root) return ember_err_set(err, "out of memory");
+    if (!root) {
+        ember_ferr_set(err, ENOMEM, "out of memory");
+        return NULL;
+    }
     size_t off = 0;
     int rc = 0;
     if (metadata_json) {
         json_error_t je;
         json_t *meta = json_loads(metadata_json, 0, &je);
-        if (!meta || !json_is_object(meta)) {
+        const char *k;
+        json_t *v;
+        int strings = meta && json_is_object(meta);
+        if (strings) json_object_foreach(meta, k, v) strings &= json_is_string(v);
+        if (!strings) {
             json_decref(meta);
             json_decref(root);
-            return ember_err_set(err, "safetensors metadata must be a JSON object of strings");
+            ember_ferr_set(err, EINVAL, "safetensors metadata must be a JSON object of strings");
+            return NULL;
         }
         json_object_set_new(root, "__metadata__", meta);
     }
@@ -249,11 +260,11 @@ int ember_st_write(const char *path, const ember_st_item *items, size_t n, const
         const ember_tensor *t = items[i].t;
         if (!items[i].name || !items[i].name[0] || !t || t->device != EMBER_DEV_CPU ||
             (!t->data && ember_tensor_nbytes(t)) || strcmp(items[i].name, "__metadata__") == 0) {
-            rc = ember_err_set(err, "safetensors write: item %zu is not a named host tensor", i);
+            rc = ember_ferr_set(err, EINVAL, "safetensors write: item %zu is not a named host tensor", i);
             break;
         }
         if (json_object_get(root, items[i].name)) {
-            rc = ember_err_set(err, "safetensors write: the name '%s' is used twice", items[i].name);
+            rc = ember_ferr_set(err, EINVAL, "safetensors write: the name '%s' is used twice", items[i].name);
             break;
         }
         json_t *shape = json_array();
@@ -261,46 +272,47 @@ int ember_st_write(const char *path, const ember_st_item *items, size_t n, const
         size_t nb = ember_tensor_nbytes(t);
         json_t *e = json_pack("{s:s, s:o, s:[I, I]}", "dtype", ember_dtype_st_name(t->dtype), "shape", shape,
                               "data_offsets", (json_int_t)off, (json_int_t)(off + nb));
-        if (!e || json_object_set_new(root, items[i].name, e)) rc = ember_err_set(err, "out of memory");
+        if (!e || json_object_set_new(root, items[i].name, e)) rc = ember_ferr_set(err, ENOMEM, "out of memory");
         off += nb;
     }
     char *hdr = rc ? NULL : json_dumps(root, JSON_COMPACT);
     json_decref(root);
-    if (rc) return rc;
-    if (!hdr) return ember_err_set(err, "out of memory");
+    if (!rc && !hdr) ember_ferr_set(err, ENOMEM, "out of memory");
+    return hdr;
+}
+
+int ember_st_save(const char *path, const ember_st_item *items, size_t n, const char *metadata_json,
+                  ember_ferr *err) {
+    char *hdr = build_header(items, n, metadata_json, err);
+    if (!hdr) return -1;
+    /* The header is padded with spaces to a multiple of 8 bytes, so that
+     * every tensor's data starts aligned, as the reference writer does. */
     size_t hl = strlen(hdr), padded = (hl + 7) & ~(size_t)7;
-    char tmp[4096];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp) {
-        free(hdr);
-        return ember_err_set(err, "path too long: %s", path);
-    }
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp) {
-        free(hdr);
-        return ember_err_set(err, "cannot create %s: %s", tmp, strerror(errno));
-    }
     uint8_t lenb[8];
     for (int i = 0; i < 8; i++) lenb[i] = (uint8_t)((uint64_t)padded >> (8 * i));
-    int ok = fwrite(lenb, 1, 8, fp) == 8 && fwrite(hdr, 1, hl, fp) == hl;
-    for (size_t i = hl; ok && i < padded; i++) ok = fputc(' ', fp) != EOF;
+    static const char spaces[] = "       "; /* at most 7 are needed */
+    /* One writer for every file Ember saves: a temporary file beside path,
+     * fsync'd, renamed over it, the folder fsync'd (fileio/atomic.h). */
+    ember_afile af;
+    int rc = ember_afile_open(&af, path, err);
+    if (!rc)
+        rc = ember_afile_write(&af, lenb, 8, err) || ember_afile_write(&af, hdr, hl, err) ||
+                     ember_afile_write(&af, spaces, padded - hl, err)
+                 ? -1
+                 : 0;
     free(hdr);
-    for (size_t i = 0; ok && i < n; i++) {
-        size_t nb = ember_tensor_nbytes(items[i].t);
-        if (nb) ok = fwrite(items[i].t->data, 1, nb, fp) == nb;
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = ember_afile_write(&af, items[i].t->data, ember_tensor_nbytes(items[i].t), err);
+    if (rc) {
+        ember_afile_abort(&af);
+        return -1;
     }
-    int e = errno;
-    if (fclose(fp) != 0 && ok) {
-        ok = 0;
-        e = errno;
-    }
-    if (!ok) {
-        unlink(tmp);
-        return ember_err_set(err, "cannot write %s: %s", path, strerror(e));
-    }
-    if (rename(tmp, path) != 0) {
-        e = errno;
-        unlink(tmp);
-        return ember_err_set(err, "cannot write %s: %s", path, strerror(e));
-    }
-    return 0;
+    return ember_afile_commit(&af, err);
+}
+
+int ember_st_write(const char *path, const ember_st_item *items, size_t n, const char *metadata_json,
+                   ember_err *err) {
+    ember_ferr fe;
+    if (ember_st_save(path, items, n, metadata_json, &fe) == 0) return 0;
+    return ember_err_set(err, "%s", fe.msg);
 }

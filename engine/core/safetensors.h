@@ -65,8 +65,17 @@ typedef struct ember_st_item {
     const ember_tensor *t; /* host tensor */
 } ember_st_item;
 
-/* Writes items (in order) to path, atomically (a temporary file renamed over
- * path). metadata_json: NULL or a JSON object of string values. */
+/* Writes items (in order) to path, atomically: into a temporary file in
+ * path's folder, fsync'd, renamed over path, the folder fsync'd
+ * (fileio/atomic.h, the one writer of every file Ember saves), so a crash
+ * or a full disk leaves an earlier file of that name as it was.
+ * metadata_json: NULL or a JSON object of string values. err gets the
+ * errno of the cause (ENOSPC, EFBIG, EACCES, ENOENT...), so callers can
+ * say what to do; the message names path once. */
+struct ember_ferr;
+int ember_st_save(const char *path, const ember_st_item *items, size_t n,
+                  const char *metadata_json, struct ember_ferr *err);
+/* ember_st_save with the message in an ember_err. */
 int ember_st_write(const char *path, const ember_st_item *items, size_t n,
                    const char *metadata_json, ember_err *err);
 

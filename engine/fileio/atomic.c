@@ -148,6 +148,21 @@ void ember_afile_abort(ember_afile *af)
     errno = saved;
 }
 
+int ember_afile_check(const char *path, ember_ferr *err)
+{
+    char *dir = NULL;
+    const char *base;
+    if (split_path(path, &dir, &base, err) != 0)
+        return -1;
+    int rc = check_dir(path, dir, err);
+    struct stat st;
+    if (rc == 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        rc = ember_ferr_set(err, EISDIR, "cannot save '%s': it is a folder; give a file name "
+                                         "inside it", path);
+    free(dir);
+    return rc;
+}
+
 int ember_afile_open(ember_afile *af, const char *path, ember_ferr *err)
 {
     memset(af, 0, sizeof *af);
@@ -216,6 +231,8 @@ static int write_error(ember_afile *af, int e, ember_ferr *err)
                           strerror(e ? e : EIO));
 }
 
+void (*ember_afile_write_hook)(const ember_afile *af, size_t written);
+
 int ember_afile_write(ember_afile *af, const void *data, size_t n, ember_ferr *err)
 {
     if (!af->f)
@@ -225,6 +242,9 @@ int ember_afile_write(ember_afile *af, const void *data, size_t n, ember_ferr *e
     errno = 0;
     if (fwrite(data, 1, n, af->f) != n)
         return write_error(af, errno, err);
+    af->written += n;
+    if (ember_afile_write_hook)
+        ember_afile_write_hook(af, af->written);
     return 0;
 }
 

@@ -37,10 +37,16 @@ int ember_ferr_set(ember_ferr *err, int code, const char *fmt, ...)
 /* ---- one file ---- */
 typedef struct ember_afile {
     FILE *f;
-    char *path; /* the destination */
-    char *tmp;  /* the temporary file beside it */
+    char *path;     /* the destination */
+    char *tmp;      /* the temporary file beside it */
+    size_t written; /* bytes written so far */
 } ember_afile;
 
+/* Checks, without writing anything, that a file can be saved at path now:
+ * a file name (not a folder) whose folder exists. For writers that save
+ * again and again (checkpoints) and want to refuse a mistyped folder at
+ * once rather than at the first save. */
+int ember_afile_check(const char *path, ember_ferr *err);
 /* Checks the destination (a file name whose folder exists, not a folder)
  * and opens a temporary file beside it. The final file gets the mode of the
  * file it replaces, or 0666 less the umask for a new one. */
@@ -51,6 +57,12 @@ int ember_afile_write(ember_afile *af, const void *data, size_t n, ember_ferr *e
 int ember_afile_commit(ember_afile *af, ember_ferr *err);
 /* Removes the temporary file and releases af; safe on a zeroed af. */
 void ember_afile_abort(ember_afile *af);
+
+/* For tests only (NULL otherwise): called after every ember_afile_write
+ * that succeeded, with the bytes written so far, so that a test can stop
+ * or kill the writing process partway through a file and check that the
+ * earlier file survives (tests/train/test_checkpoint.c). */
+extern void (*ember_afile_write_hook)(const ember_afile *af, size_t written);
 
 /* The whole of data as the file at path, atomically. */
 int ember_write_atomic(const char *path, const void *data, size_t len, ember_ferr *err);

@@ -122,9 +122,11 @@ json_t *ember_json_number(double v)
 /* Appends v as JSON text: objects one member a line, arrays of plain
  * values on one line (a row of a matrix stays a row), reals in their
  * shortest round-trip form (jansson's fixed 17 digits would write 3e-4 as
- * 0.00029999999999999997). */
+ * 0.00029999999999999997). depth < 0: all on one line, no spaces (the
+ * compact form of ember_json_compact). */
 static void dump(ember_csv *b /* used as a plain growable text */, json_t *v, int depth)
 {
+    const int compact = depth < 0;
     char buf[48];
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
@@ -137,7 +139,10 @@ static void dump(ember_csv *b /* used as a plain growable text */, json_t *v, in
         json_t *item;
         int first = 1;
         json_object_foreach(v, key, item) {
-            add(b, first ? "\n" : ",\n", first ? 1 : 2);
+            if (compact)
+                add(b, ",", first ? 0 : 1);
+            else
+                add(b, first ? "\n" : ",\n", first ? 1 : 2);
             first = 0;
             for (int i = 0; i <= depth; i++)
                 add(b, "  ", 2);
@@ -150,8 +155,12 @@ static void dump(ember_csv *b /* used as a plain growable text */, json_t *v, in
             }
             add(b, ks, strlen(ks));
             free(ks);
-            add(b, ": ", 2);
-            dump(b, item, depth + 1);
+            add(b, ": ", compact ? 1 : 2);
+            dump(b, item, compact ? depth : depth + 1);
+        }
+        if (compact) {
+            add(b, "}", 1);
+            return;
         }
         add(b, "\n", 1);
         for (int i = 0; i < depth; i++)
@@ -166,7 +175,9 @@ static void dump(ember_csv *b /* used as a plain growable text */, json_t *v, in
             flat = !json_is_object(json_array_get(v, i)) && !json_is_array(json_array_get(v, i));
         add(b, "[", 1);
         for (size_t i = 0; i < n; i++) {
-            if (flat) {
+            if (compact) {
+                add(b, ",", i ? 1 : 0);
+            } else if (flat) {
                 if (i)
                     add(b, ", ", 2);
             } else {
@@ -174,9 +185,9 @@ static void dump(ember_csv *b /* used as a plain growable text */, json_t *v, in
                 for (int k = 0; k <= depth; k++)
                     add(b, "  ", 2);
             }
-            dump(b, json_array_get(v, i), depth + 1);
+            dump(b, json_array_get(v, i), compact ? depth : depth + 1);
         }
-        if (!flat && n) {
+        if (!compact && !flat && n) {
             add(b, "\n", 1);
             for (int k = 0; k < depth; k++)
                 add(b, "  ", 2);
@@ -220,6 +231,17 @@ static void dump(ember_csv *b /* used as a plain growable text */, json_t *v, in
         add(b, "null", 4);
         return;
     }
+}
+
+char *ember_json_compact(json_t *v)
+{
+    ember_csv b = {0};
+    dump(&b, v, -1);
+    if (b.oom || !b.p) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
 }
 
 int ember_json_save(json_t *root, const char *path, ember_ferr *err)

@@ -41,6 +41,10 @@ void ember_format_double(double v, char *buf, size_t size);
 /* A JSON number for v, or null when v is NaN or infinite (JSON has no
  * such numbers). New reference; NULL when out of memory. */
 json_t *ember_json_number(double v);
+/* v (borrowed) as one line of JSON text without spaces, reals in the same
+ * shortest round-trip form (for JSON carried inside other files, such as
+ * safetensors metadata). malloc'd; NULL when out of memory. */
+char *ember_json_compact(json_t *v);
 /* root (borrowed), indented, as the file at path. */
 int ember_json_save(json_t *root, const char *path, ember_ferr *err);
 

@@ -275,6 +275,61 @@ int ember_vit_save_safetensors(const ember_vit *vit, const char *path, ember_err
 int ember_vit_read_param(const ember_vit *vit, const char *name, int grad, float *out,
                          ember_err *err);
 
+/* ---- the whole training state (vit_state.c) ------------------------------
+ * What a training step reads beside the weights, so that training can stop
+ * and continue (in another process, on another backend) as if it never
+ * stopped: AdamW's first and second moments m and v, the step count t (the
+ * bias corrections), the dropout key `seed` and the Philox offset of the
+ * next step. On a file they take the layout of PyTorch's
+ *     torch.save({'model': model.state_dict(), 'optimizer': opt.state_dict()})
+ * flattened with '.', which is also how data/weights.h names the tensors of
+ * such a torch.save file:
+ *   <prefix><param>                   the weights ("model.blocks.0.attn.qkv.weight")
+ *   optimizer.state.<i>.exp_avg       m of parameter i
+ *   optimizer.state.<i>.exp_avg_sq    v of parameter i
+ *   optimizer.state.<i>.step          t, a float32 scalar (shape []), as torch keeps it
+ * where i is the parameter's index in the reference model's parameters()
+ * order (bench/torch_vit.py): pos_embed first (a parameter of the top
+ * module), then the others in Ember's module order. All f32. */
+
+/* The index into vit->params of parameter i (0-based) of the reference
+ * model's parameters() order; -1 when i is out of range. */
+int ember_vit_torch_param(const ember_vit *vit, int i);
+
+typedef struct ember_vit_state {
+    int64_t n_elems;   /* the model's buffer length */
+    float *w, *m, *v;  /* host copies of vit->w, m and v (vit's layout, gaps zero) */
+    int64_t t;         /* optimizer steps taken */
+    uint64_t seed;     /* dropout key */
+    uint64_t rng_offset;
+    /* The tensors of a file (ember_vit_state_items), views into w, m, v. */
+    ember_st_item *items;
+    size_t n_items;
+    ember_tensor *views;
+    char (*names)[EMBER_VIT_NAME_MAX + 32];
+    float step_value;  /* t as the float32 the step tensors hold */
+} ember_vit_state;
+
+/* Copies the model's state to host memory (s zeroed first; free with
+ * ember_vit_state_free). Syncs. */
+int ember_vit_state_get(const ember_vit *vit, ember_vit_state *s, ember_err *err);
+/* Fills s->items with the tensors above (names as above, model weights in
+ * the reference model's state_dict() order, then each parameter's
+ * exp_avg, exp_avg_sq, step), ready for ember_st_save. */
+int ember_vit_state_items(ember_vit_state *s, const ember_vit *vit, const char *prefix,
+                          ember_err *err);
+/* Reads the state of a model of vit's sizes from f (s zeroed first): every
+ * weight and moment must be there with vit's shapes, f32, and every step
+ * tensor must hold the same whole number t >= 0 (when t_known is set, the
+ * float32 of *t; otherwise *t receives it). Nothing of vit changes. The
+ * message names the first tensor that is missing or wrong. */
+int ember_vit_state_read(ember_vit_state *s, const ember_vit *vit, const ember_st_file *f,
+                         const char *prefix, int t_known, int64_t *t, ember_err *err);
+/* Makes s the model's state: weights, m, v (and the bf16 copy), t, seed and
+ * rng_offset. */
+int ember_vit_state_set(ember_vit *vit, const ember_vit_state *s, ember_err *err);
+void ember_vit_state_free(ember_vit_state *s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -8,6 +8,7 @@
 
 #include "lang.h"
 #include "nn/vit.h"
+#include "train/checkpoint.h"
 #include "train/fit.h"
 
 #ifdef __cplusplus
@@ -39,9 +40,35 @@ typedef struct train_model_state {
     ember_fit_history history; /* every finished epoch, across fit calls */
     int has_normalize;         /* the normalize step of the last fit's pipeline */
     ember_aug_step normalize;
+    /* The run's settings (the last fit's, or a loaded checkpoint's) and
+     * where its unfinished epoch stands (zero: at an epoch's end): what
+     * save(model, 'x.ckpt') records, as fit's own checkpoints do. */
+    int has_config;
+    ember_fit_config config;
+    ember_fit_position pos;
+    /* Loaded from a training checkpoint (load_model, fit(resume=)) and not
+     * trained since: the next fit continues the run at pos inside epoch
+     * epochs_done, with its settings checked against config. */
+    int resume_pending;
+    char resumed_from[512];    /* the checkpoint's path, for messages */
 } train_model_state;
 /* The state of a model value, or NULL when v is not one. */
 train_model_state *train_model_state_of(const lang_value *v);
+/* The model's configuration as the JSON metadata save() writes (heads,
+ * dropout, init, ...; string values), malloc'd; NULL when out of memory. */
+char *train_model_metadata(const lang_value *v);
+/* Makes the training checkpoint ck (open, ck->training; read from path)
+ * the model's state: weights, AdamW moments, step count, random streams,
+ * epochs done, history, settings and position (resume_pending set). It
+ * checks first that ck is a checkpoint of this model (sizes, heads,
+ * dropout) and reads all of it; on any error it raises ("<fname>: ...")
+ * and returns -1 with the model as it was. */
+int train_model_apply_checkpoint(lang_ctx *cx, const char *fname, lang_value *model,
+                                 const ember_ckpt *ck, const char *path);
+/* The first of those checks alone: the sizes, heads and dropout ck's
+ * metadata records are the model's (raises and returns -1 when not). */
+int train_model_check_checkpoint(lang_ctx *cx, const char *fname, const lang_value *model,
+                                 const ember_ckpt *ck, const char *path);
 
 /* ---- runs (bind_fit.c) ----
  * A "run" value: a copy of n epoch records (model.history is

@@ -1,5 +1,7 @@
 /* bind_fit.c — training and evaluation in the language: fit() with its live
- * progress bar, per-epoch log line and live loss/accuracy plot; the "run"
+ * progress bar, per-epoch log line and live loss/accuracy plot, its
+ * checkpoints and resuming (checkpoint=, resume=, allow_changes=: the
+ * settings of a continued run checked against the checkpoint's); the "run"
  * value it returns (the epoch history, drawn by plot(run), saved as CSV or
  * JSON); evaluate() and its "evaluation" value (accuracy, per-class table,
  * confusion matrix, captioned samples; the numbers saved as CSV or JSON). */
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -426,7 +429,9 @@ typedef struct fit_ui {
     lang_ctx *cx;
     progress_bar *pb;
     int64_t steps_per_epoch, total_steps;
+    int64_t start_step; /* steps of the first epoch done before this call (a resumed run) */
     int epochs, first_epoch;
+    int saved_stop;     /* the checkpoint written at the stop: 1 written, 0 none, -1 failed */
     int live;
     char display_id[64];
     int plot_shown;
@@ -438,7 +443,7 @@ typedef struct fit_ui {
 static int fit_on_step(void *ctx, const ember_fit_progress *p)
 {
     fit_ui *ui = ctx;
-    int64_t done = (int64_t)p->epoch_in_call * ui->steps_per_epoch + p->step;
+    int64_t done = (int64_t)p->epoch_in_call * ui->steps_per_epoch + p->step - ui->start_step;
     char post[96];
     snprintf(post, sizeof post, "epoch %d/%d, loss=%.4f, acc=%.1f%%, lr=%.3g",
              p->epoch + 1, ui->first_epoch + ui->epochs, p->loss, 100 * p->acc, p->lr);
@@ -492,6 +497,61 @@ static int fit_on_epoch(void *ctx, const ember_epoch_record *e)
     return lang_check_interrupt(ui->cx) < 0;
 }
 
+/* A checkpoint that could not be written is said once, on stderr, and
+ * training goes on (the previous checkpoint is as it was). */
+static void fit_on_checkpoint(void *ctx, const ember_fit_saved *sv)
+{
+    fit_ui *ui = ctx;
+    if (sv->step > 0)
+        ui->saved_stop = sv->ok ? 1 : -1;
+    if (sv->ok)
+        return;
+    char line[900], where[96];
+    if (sv->step > 0)
+        snprintf(where, sizeof where, "at step %" PRId64 " of epoch %d", sv->step, sv->epochs_done + 1);
+    else
+        snprintf(where, sizeof where, "after epoch %d", sv->epochs_done);
+    int len = snprintf(line, sizeof line, "fit: checkpoint %s not written, training goes on: %s\n", where,
+                       sv->error ? sv->error : "unknown error");
+    lang_write(ui->cx, "stderr", line, (size_t)(len < (int)sizeof line ? len : (int)sizeof line - 1));
+}
+
+/* A continued run (fit(resume=) or a model loaded from a checkpoint) must
+ * compute what the uninterrupted run would have: settings that differ are
+ * refused, naming each, unless allow_changes; and a run stopped inside an
+ * epoch cannot change how that epoch's batches are made. Raises, -1. */
+static int check_resume(lang_ctx *cx, const char *from, const ember_fit_config *was,
+                        const ember_fit_position *pos, int epochs_done, const ember_fit_config *now,
+                        int allow)
+{
+    char diff[1800];
+    int order = 0;
+    if (ember_fit_config_diff(was, now, diff, sizeof diff, &order) == 0)
+        return 0;
+    if (pos->step > 0 && order) {
+        lang_raise(cx, "ValueError",
+                   "fit: the run in %s stopped in the middle of epoch %d (after step %" PRId64
+                   "), and these settings change how that epoch's batches are made: %s. Continue "
+                   "it with the settings it was started with until the epoch ends "
+                   "(epochs=%d), then change them",
+                   from, epochs_done + 1, pos->step, diff, epochs_done + 1);
+        return -1;
+    }
+    if (allow) {
+        char line[2100];
+        int len = snprintf(line, sizeof line,
+                           "fit: continuing %s with other settings (allow_changes=true): %s\n", from,
+                           diff);
+        lang_write(cx, "stderr", line, (size_t)(len < (int)sizeof line ? len : (int)sizeof line - 1));
+        return 0;
+    }
+    lang_raise(cx, "ValueError",
+               "fit: %s was trained with other settings: %s. Give the same settings to continue "
+               "the run exactly, or allow_changes=true to continue it with these",
+               from, diff);
+    return -1;
+}
+
 static int opt_obj(lang_ctx *cx, const lang_args *a, size_t i, const void *p, const char *what)
 {
     if (a->v[i]->kind == LANG_NONE || p)
@@ -500,10 +560,22 @@ static int opt_obj(lang_ctx *cx, const lang_args *a, size_t i, const void *p, co
     return -1;
 }
 
+/* How resume= was given. */
+enum { RESUME_NO, RESUME_AUTO, RESUME_PATH };
+
+/* The whole run of a resumed fit (model.history), with a line saying so. */
+static lang_value *whole_run(lang_ctx *cx, const train_model_state *st, const char *dev,
+                             const char *prec, int batch)
+{
+    char desc[200];
+    snprintf(desc, sizeof desc, "every epoch of the run, %s %s, batch %d", dev, prec, batch);
+    return train_run_value(cx, st->history.epochs, st->history.n, desc);
+}
+
 static lang_value *b_fit(lang_ctx *cx, const lang_args *a)
 {
     /* fit(model, train, test, augment, epochs, batch_size, optimizer, schedule, loss, seed,
-     *     steps_per_epoch, live) */
+     *     steps_per_epoch, live, checkpoint, resume, allow_changes) */
     ember_vit *vit = train_model_of(a->v[0]);
     if (!vit)
         return lang_arg_error(cx, a, 0, "TypeError", "a model (e.g. vit())");
@@ -523,10 +595,10 @@ static lang_value *b_fit(lang_ctx *cx, const lang_args *a)
         opt_obj(cx, a, 8, loss, "cross_entropy(...) or none") < 0)
         return NULL;
     int64_t epochs, batch, seed, spe;
-    int live;
+    int live, allow;
     if (lang_arg_int(cx, a, 4, &epochs) < 0 || lang_arg_int(cx, a, 5, &batch) < 0 ||
         lang_arg_int(cx, a, 9, &seed) < 0 || lang_arg_int(cx, a, 10, &spe) < 0 ||
-        lang_arg_bool(cx, a, 11, &live) < 0)
+        lang_arg_bool(cx, a, 11, &live) < 0 || lang_arg_bool(cx, a, 14, &allow) < 0)
         return NULL;
     if (epochs < 1 || epochs > 100000)
         return lang_arg_error(cx, a, 4, "ValueError", "an integer from 1 to 100000");
@@ -538,6 +610,34 @@ static lang_value *b_fit(lang_ctx *cx, const lang_args *a)
         return lang_arg_error(cx, a, 10, "ValueError", "an integer >= 0 (0: every batch)");
     if (sched && sched->n > EMBER_FIT_MAX_MILESTONES)
         return lang_raise(cx, "ValueError", "fit: at most %d milestones", EMBER_FIT_MAX_MILESTONES);
+    /* checkpoint: a path or none; resume: false/none, true (from checkpoint
+     * when it exists) or a path (which must exist) */
+    const char *ckpt = NULL, *resume_path = NULL;
+    if (a->v[12]->kind != LANG_NONE) {
+        if (lang_arg_str(cx, a, 12, &ckpt) < 0)
+            return NULL;
+        if (!*ckpt)
+            return lang_arg_error(cx, a, 12, "ValueError", "none or a file name such as 'run.ckpt'");
+    }
+    int resume = RESUME_NO;
+    const lang_value *rv = a->v[13];
+    if (rv->kind == LANG_STR) {
+        if (lang_arg_str(cx, a, 13, &resume_path) < 0)
+            return NULL;
+        if (!*resume_path)
+            return lang_arg_error(cx, a, 13, "ValueError", "true, false or a checkpoint's path");
+        resume = RESUME_PATH;
+    } else if (rv->kind == LANG_BOOL) {
+        /* resume=true without checkpoint= has nothing to continue: the run
+         * starts (so a notebook can turn checkpoints off with checkpoint=none
+         * and keep resume=true) */
+        if (rv->as.b) {
+            resume = RESUME_AUTO;
+            resume_path = ckpt;
+        }
+    } else if (rv->kind != LANG_NONE) {
+        return lang_arg_error(cx, a, 13, "TypeError", "true, false or a checkpoint's path");
+    }
 
     ember_fit_opts o = ember_fit_default_opts();
     o.epochs = (int)epochs;
@@ -561,6 +661,8 @@ static lang_value *b_fit(lang_ctx *cx, const lang_args *a)
         o.gamma = sched->gamma;
     }
     o.label_smoothing = loss ? loss->label_smoothing : 0.0;
+    ember_fit_config now;
+    ember_fit_config_of(&o, aug, train->n, &now);
 
     ember_err err;
     ember_err_clear(&err);
@@ -568,37 +670,143 @@ static lang_value *b_fit(lang_ctx *cx, const lang_args *a)
     if (ember_fit_check_dataset(vit, train, aug, "train set", &err) != 0 ||
         (test && ember_fit_check_dataset(vit, test, NULL, "test set", &err) != 0))
         return lang_raise(cx, "ValueError", "fit: %s", err.msg);
+    if (ckpt) {
+        ember_ferr fe;
+        if (ember_afile_check(ckpt, &fe) != 0)
+            return viz_save_error(cx, "fit", &fe);
+        /* An earlier run's checkpoint about to be replaced: say so once, as
+         * a forgotten resume=true would otherwise cost that run. */
+        struct stat sb;
+        if (resume == RESUME_NO && stat(ckpt, &sb) == 0) {
+            char line[700];
+            int len = snprintf(line, sizeof line,
+                               "fit: '%s' exists; this run's checkpoints replace it "
+                               "(resume=true would continue it instead)\n",
+                               ckpt);
+            lang_write(cx, "stdout", line, (size_t)(len < (int)sizeof line ? len : (int)sizeof line - 1));
+        }
+    }
+
+    /* Resuming: everything is read and checked before the model changes. */
+    char from[600] = "";
+    if (resume != RESUME_NO && resume_path) {
+        struct stat sb;
+        if (stat(resume_path, &sb) != 0 && errno == ENOENT) {
+            if (resume == RESUME_PATH)
+                return lang_raise(cx, "FileNotFoundError",
+                                  "fit: no checkpoint '%s' to resume from (resume=true starts from "
+                                  "the beginning when the checkpoint= file does not exist yet)",
+                                  resume_path);
+            char line[700];
+            int len = snprintf(line, sizeof line,
+                               "fit: no checkpoint '%s' yet, so the run starts from the beginning\n",
+                               resume_path);
+            lang_write(cx, "stdout", line, (size_t)(len < (int)sizeof line ? len : (int)sizeof line - 1));
+        } else {
+            ember_ckpt ck;
+            if (ember_ckpt_open(&ck, resume_path, &err) != 0) {
+                ember_ckpt_close(&ck);
+                return lang_raise(cx, "ValueError", "fit: cannot resume: %s", err.msg);
+            }
+            int has_opt = ember_st_find(&ck.file, "optimizer.state.0.exp_avg") != NULL;
+            snprintf(from, sizeof from, "'%s'", resume_path);
+            if (!ck.training) {
+                ember_ckpt_close(&ck);
+                return lang_raise(cx, "ValueError",
+                                  "fit: cannot resume from '%s': %s", resume_path,
+                                  has_opt ? "it holds optimizer state but not Ember's training state "
+                                            "(the epoch, the position and the random streams); resume "
+                                            "needs a checkpoint written by fit(..., checkpoint=path) or "
+                                            "save(model, 'name.ckpt')"
+                                          : "it holds weights but no optimizer state, so training cannot "
+                                            "continue from it; a checkpoint comes from fit(..., "
+                                            "checkpoint=path) or save(model, 'name.ckpt'), and "
+                                            "load_model(path) loads weights");
+            }
+            if (train_model_check_checkpoint(cx, "fit", a->v[0], &ck, resume_path) < 0 ||
+                (ck.has_config &&
+                 check_resume(cx, from, &ck.config, &ck.pos, ck.epochs_done, &now, allow) < 0) ||
+                train_model_apply_checkpoint(cx, "fit", a->v[0], &ck, resume_path) < 0) {
+                ember_ckpt_close(&ck);
+                return NULL;
+            }
+            ember_ckpt_close(&ck);
+        }
+    } else if (st->resume_pending && st->has_config) {
+        snprintf(from, sizeof from, "the checkpoint '%s'", st->resumed_from);
+        if (check_resume(cx, from, &st->config, &st->pos, st->epochs_done, &now, allow) < 0)
+            return NULL;
+    }
+    o.first_epoch = st->epochs_done;
+    if (st->resume_pending)
+        o.start = st->pos;
+    const char *dev = train_model_device(a->v[0]);
+    const char *prec = ember_vit_mixed(vit) ? "bf16" : "fp32";
+    if (resume != RESUME_NO) {
+        /* With resume, epochs is where the run ends, as in a PyTorch loop
+         * `for epoch in range(start_epoch, epochs)`: rerunning the same cell
+         * continues the run and never trains past it. */
+        int left = (int)epochs - st->epochs_done;
+        if (left <= 0) {
+            char line[700];
+            int len = snprintf(line, sizeof line,
+                               "fit: the run %s%s has done %d of its epochs=%" PRId64
+                               "; nothing left to train\n",
+                               from[0] ? "in " : "", from, st->epochs_done, epochs);
+            lang_write(cx, "stdout", line, (size_t)(len < (int)sizeof line ? len : (int)sizeof line - 1));
+            return whole_run(cx, st, dev, prec, o.batch_size);
+        }
+        o.epochs = left;
+    }
 
     static atomic_uint serial;
     fit_ui ui = {.cx = cx, .epochs = o.epochs, .first_epoch = o.first_epoch, .live = live,
-                 .hist = &st->history, .hist_start = st->history.n};
+                 .hist = &st->history, .hist_start = st->history.n, .start_step = o.start.step};
     ui.steps_per_epoch = ember_fit_steps_per_epoch(&o, train->n);
-    ui.total_steps = ui.steps_per_epoch * o.epochs;
+    ui.total_steps = ui.steps_per_epoch * o.epochs - o.start.step;
     snprintf(ui.display_id, sizeof ui.display_id, "ember-fit-%ld-%u", (long)getpid(),
              atomic_fetch_add(&serial, 1) + 1);
     char ntrain[32], ntest[32], params[32];
     lang_format_thousands(train->n, ntrain, sizeof ntrain);
     lang_format_thousands(test ? test->n : 0, ntest, sizeof ntest);
     lang_format_thousands(vit->n_trainable, params, sizeof params);
-    const char *dev = train_model_device(a->v[0]);
-    const char *prec = ember_vit_mixed(vit) ? "bf16" : "fp32";
     snprintf(ui.title, sizeof ui.title, "ViT (%s parameters) on %s", params, train->name);
     {
-        char line[512];
+        char line[1400];
         int len = snprintf(line, sizeof line,
                            "fit: %s parameters on %s (%s); %s train images%s%s%s, %" PRId64
                            " steps an epoch of batch %d; epochs %d-%d; seed %" PRId64 "\n",
                            params, dev, prec, ntrain, test ? ", " : "", test ? ntest : "",
                            test ? " test images" : "", ui.steps_per_epoch, o.batch_size,
                            o.first_epoch + 1, o.first_epoch + o.epochs, seed);
+        if (st->resume_pending && len > 0 && len < (int)sizeof line) {
+            char pos[160] = "";
+            if (o.start.step > 0)
+                snprintf(pos, sizeof pos, ", and %" PRId64 " of the %" PRId64 " steps of epoch %d",
+                         o.start.step, ui.steps_per_epoch, o.first_epoch + 1);
+            len += snprintf(line + len, sizeof line - (size_t)len,
+                            "fit: continuing the run of '%s': %d epoch%s done%s\n", st->resumed_from,
+                            st->epochs_done, st->epochs_done == 1 ? "" : "s", pos);
+        }
         lang_write(cx, "stdout", line, (size_t)(len < (int)sizeof line ? len : (int)sizeof line - 1));
     }
+    char *meta = NULL;
+    if (ckpt) {
+        meta = train_model_metadata(a->v[0]);
+        if (!meta)
+            return lang_raise(cx, "MemoryError", "fit: out of memory");
+        o.checkpoint = ckpt;
+        o.checkpoint_meta = meta;
+    }
+    ember_fit_position stopped;
+    o.stopped_at = &stopped;
     if (live)
         ui.pb = progress_bar_start(cx, &(progress_bar_opts){.desc = "fit", .unit = "step",
                                                             .total = (double)ui.total_steps});
     ember_fit_callbacks cb = {.ctx = &ui, .on_step = fit_on_step, .on_eval = fit_on_eval,
-                              .on_epoch = fit_on_epoch};
+                              .on_epoch = fit_on_epoch, .on_checkpoint = fit_on_checkpoint};
     int rc = ember_fit(vit, train, test, aug, &o, &cb, &st->history, &err);
+    free(meta);
     int done = st->history.n - ui.hist_start;
     st->epochs_done += done;
     if (done > 0) { /* evaluate(model, test) then prepares images as this fit did */
@@ -606,6 +814,16 @@ static lang_value *b_fit(lang_ctx *cx, const lang_args *a)
         st->has_normalize = ember_fit_test_pipeline(aug, &test_aug) != NULL;
         if (st->has_normalize)
             st->normalize = test_aug.steps[0];
+    }
+    /* What the model remembers of its run (save(model, 'x.ckpt') writes
+     * it), unless the call failed before training anything. */
+    if (rc == 0 || done > 0 || stopped.step > 0) {
+        st->config = now;
+        st->has_config = 1;
+        memset(&st->pos, 0, sizeof st->pos);
+        if (rc != 0)
+            st->pos = stopped;
+        st->resume_pending = 0;
     }
     /* Stopped: by a callback that saw the interrupt, or by the engine
      * inside a step (the step then was not applied). */
@@ -616,17 +834,26 @@ static lang_value *b_fit(lang_ctx *cx, const lang_args *a)
         return lang_raise(cx, strstr(err.msg, "out of memory") ? "MemoryError" : "RuntimeError",
                           "fit: %s", err.msg);
     if (rc == EMBER_FIT_STOPPED) {
-        char line[256];
+        char line[1200], saved[800] = "";
+        if (ckpt && ui.saved_stop == 1)
+            snprintf(saved, sizeof saved,
+                     "; '%s' holds the run as it stopped (epoch %d, step %" PRId64 " of %" PRId64
+                     "), and fit(..., resume=true) continues it there",
+                     ckpt, st->epochs_done + 1, stopped.step, ui.steps_per_epoch);
+        else if (ckpt)
+            snprintf(saved, sizeof saved, "; '%s' holds the run as of its last finished epoch", ckpt);
         int len = snprintf(line, sizeof line,
                            "fit: interrupted after %d finished epoch%s; the model keeps the "
                            "weights of its last step, and model.history has every finished "
-                           "epoch\n",
-                           done, done == 1 ? "" : "s");
+                           "epoch%s\n",
+                           done, done == 1 ? "" : "s", saved);
         lang_write(cx, "stderr", line, (size_t)(len < (int)sizeof line ? len : (int)sizeof line - 1));
         if (lang_error_pending(cx) || lang_check_interrupt(cx) < 0)
             return NULL;
         return lang_raise(cx, "KeyboardInterrupt", "fit interrupted");
     }
+    if (resume != RESUME_NO)
+        return whole_run(cx, st, dev, prec, o.batch_size);
     char desc[200];
     snprintf(desc, sizeof desc, "%s, %s %s, batch %d", train->name, dev, prec, o.batch_size);
     return train_run_value(cx, st->history.epochs + ui.hist_start, done, desc);
@@ -1115,7 +1342,8 @@ static lang_value *b_evaluate(lang_ctx *cx, const lang_args *a)
 
 static const lang_builtin fit_builtins[] = {
     {"fit(model, train, test=none, augment=none, epochs=1, batch_size=128, optimizer=none, "
-     "schedule=none, loss=none, seed=0, steps_per_epoch=0, live=true)",
+     "schedule=none, loss=none, seed=0, steps_per_epoch=0, live=true, checkpoint=none, "
+     "resume=false, allow_changes=false)",
      "Train model on the train dataset, as a PyTorch training loop does: each epoch shuffles "
      "the images, augments them (augment, e.g. compose(...); its normalize step is also "
      "applied to the test images), and takes one optimizer step per batch of batch_size (the "
@@ -1126,7 +1354,15 @@ static const lang_builtin fit_builtins[] = {
      "runs. Shows a progress bar, one line per epoch and live loss/accuracy curves (live=false: "
      "the lines only). Returns a run (plot(run) draws it). Calling fit again continues "
      "training (the schedule goes on from the epochs done). Interrupting keeps the weights "
-     "of the last step; model.history keeps the finished epochs.",
+     "of the last step; model.history keeps the finished epochs. checkpoint='run.ckpt' writes "
+     "the whole training state (weights, AdamW state, schedule, position, random streams, "
+     "history) to that file after every epoch and when interrupted, atomically; a failed write "
+     "is said on stderr and training goes on. resume=true continues the run in the checkpoint "
+     "file when it exists (else, or without checkpoint=, starts it), resume='path' from that "
+     "file; with resume, epochs "
+     "is where the run ends (a rerun of the same cell trains only what is left) and the run "
+     "returned holds every epoch. The settings must be those the checkpoint was written with "
+     "(differences are named); allow_changes=true continues with new ones.",
      b_fit},
     {"evaluate(model, dataset, transform=none, batch_size=256, label_smoothing=0)",
      "Accuracy and loss of model on dataset (dropout off), with a per-class table, the "

@@ -3,8 +3,12 @@
  * summary (text and HTML) that follows the model as fit() trains it, and
  * save() / load_model() move its weights through safetensors files, with the
  * configuration the tensor shapes cannot tell (heads, dropout) kept in the
- * file's __metadata__. Also registers every engine/train builtin. */
+ * file's __metadata__; load_model() also reads torch.save files, and a
+ * training checkpoint (save(model, 'x.ckpt'), train/checkpoint.h) carries
+ * the whole run, which a model takes over (train_model_apply_checkpoint).
+ * Also registers every engine/train builtin. */
 #include "train/bind.h"
+#include "viz/bind.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -414,8 +418,46 @@ static char *model_metadata(const train_model *m)
     return text;
 }
 
+char *train_model_metadata(const lang_value *v)
+{
+    const train_model *m = model_data(v);
+    return m ? model_metadata(m) : NULL;
+}
+
+/* The checkpoint extension: save(model, 'run.ckpt') writes the whole
+ * training state, as fit(..., checkpoint='run.ckpt') does. */
+static int is_ckpt_path(const char *path)
+{
+    char ext[16];
+    viz_save_ext(path, ext, sizeof ext);
+    return !strcmp(ext, ".ckpt");
+}
+
+/* save(model, 'x.ckpt'): the training checkpoint of train/checkpoint.h,
+ * with what the model remembers of its run (settings, position, history). */
+static lang_value *save_checkpoint(lang_ctx *cx, const char *fname, const train_model *m,
+                                   const char *path)
+{
+    const train_model_state *st = &m->state;
+    char *meta = model_metadata(m);
+    if (!meta)
+        return lang_raise(cx, "MemoryError", "%s: out of memory", fname);
+    ember_ckpt_info in = {.epochs_done = st->epochs_done,
+                          .pos = st->pos,
+                          .config = st->has_config ? &st->config : NULL,
+                          .normalize = st->has_normalize ? &st->normalize : NULL,
+                          .history = st->history.epochs,
+                          .n_history = st->history.n,
+                          .model_meta = meta};
+    ember_ferr err;
+    int rc = ember_ckpt_save(path, &m->vit, &in, &err);
+    free(meta);
+    return rc == 0 ? lang_none() : viz_save_error(cx, fname, &err);
+}
+
 /* The weights under their PyTorch names (what ember_vit_save_safetensors
- * writes) plus the configuration in __metadata__. */
+ * writes) plus the configuration in __metadata__; a .ckpt path gets the
+ * whole training state instead. */
 static lang_value *save_model(lang_ctx *cx, const char *fname, const train_model *m,
                               const char *path)
 {
@@ -424,8 +466,8 @@ static lang_value *save_model(lang_ctx *cx, const char *fname, const train_model
     if (!*path)
         return lang_raise(cx, "ValueError", "%s: path is empty; give a file name such as "
                                             "'model.safetensors'", fname);
-    /* ember_st_write names its temporary file when the folder is missing;
-     * the user needs to hear about the folder. */
+    /* The folder is named plainly when it is missing (the writer's message
+     * would say the same in more words). */
     const char *slash = strrchr(path, '/');
     if (slash && slash != path) {
         char dir[4096];
@@ -436,6 +478,8 @@ static lang_value *save_model(lang_ctx *cx, const char *fname, const train_model
                               "%s: cannot write '%s': the folder '%s' does not exist", fname, path,
                               dir);
     }
+    if (is_ckpt_path(path))
+        return save_checkpoint(cx, fname, m, path);
     ember_err err = {{0}};
     float *host = malloc((size_t)vit->n_elems * sizeof(float));
     ember_tensor *views = calloc((size_t)vit->n_params, sizeof *views);
@@ -455,8 +499,9 @@ static lang_value *save_model(lang_ctx *cx, const char *fname, const train_model
         items[i].t = &views[i];
     }
     int write_failed = 0;
+    ember_ferr ferr;
     if (!rc) {
-        rc = ember_st_write(path, items, (size_t)vit->n_params, meta, &err);
+        rc = ember_st_save(path, items, (size_t)vit->n_params, meta, &ferr);
         write_failed = rc != 0;
     }
     free(host);
@@ -467,7 +512,7 @@ static lang_value *save_model(lang_ctx *cx, const char *fname, const train_model
         return lang_raise(cx, "MemoryError", "%s: out of memory copying the weights to save them",
                           fname);
     if (write_failed)
-        return lang_raise(cx, "OSError", "%s: cannot write '%s': %s", fname, path, err.msg);
+        return viz_save_error(cx, fname, &ferr); /* names the path, says what to do */
     if (rc)
         return lang_raise(cx, "RuntimeError", "%s: copying the weights off the %s failed: %s",
                           fname, be->device == EMBER_DEV_CUDA ? "GPU" : "CPU", err.msg);
@@ -522,7 +567,8 @@ static const lang_builtin model_methods[] = {
     {"save(path)",
      "Write the weights to a safetensors file at path, under PyTorch's parameter names "
      "(patch_embed.weight, blocks.0.attn.qkv.weight, ..., head.bias), with the configuration in "
-     "the file's metadata so load_model(path) rebuilds the same model.",
+     "the file's metadata so load_model(path) rebuilds the same model; a path ending in .ckpt "
+     "gets the whole training state (see save).",
      m_save},
     {"parameters()",
      "The parameters as a list of [name, shape, count] rows, in module order (PyTorch's "
@@ -1006,6 +1052,110 @@ static int infer_config(lang_ctx *cx, const char *path, const ember_st_file *f, 
     return 0;
 }
 
+/* The sizes a checkpoint's metadata records that differ from the model's
+ * ("dim 64 (checkpoint) vs 32 (this model), ..."); 0 when none (or the
+ * file records none: the tensor shapes are checked when they are read). */
+static int ckpt_model_diff(const train_model *m, json_t *meta, char *buf, size_t len)
+{
+    const ember_vit_config *c = &m->vit.cfg;
+    const struct {
+        const char *key, *name;
+        int64_t have;
+    } sizes[] = {
+        {"ember.image_size", "image_size", c->image_size}, {"ember.patch_size", "patch_size", c->patch},
+        {"ember.channels", "channels", c->in_chans},       {"ember.dim", "dim", c->dim},
+        {"ember.heads", "heads", c->heads},                {"ember.layers", "layers", c->depth},
+        {"ember.mlp_hidden", "MLP units", c->mlp_hidden},  {"ember.classes", "classes", c->num_classes},
+    };
+    int n = 0;
+    size_t o = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        int64_t v;
+        if (!meta_int(meta, sizes[i].key, &v) || v == sizes[i].have)
+            continue;
+        if (o < len)
+            o += (size_t)snprintf(buf + o, len - o, "%s%s %" PRId64 " (checkpoint) vs %" PRId64 " (this model)",
+                                  n ? ", " : "", sizes[i].name, v, sizes[i].have);
+        n++;
+    }
+    double d;
+    if (meta_double(meta, "ember.dropout", &d) && (float)d != c->dropout) {
+        char a[32], b[32];
+        lang_format_float(d, a, sizeof a);
+        lang_format_float(m->dropout, b, sizeof b);
+        if (o < len)
+            o += (size_t)snprintf(buf + o, len - o, "%sdropout %s (checkpoint) vs %s (this model)", n ? ", " : "",
+                                  a, b);
+        n++;
+    }
+    return n;
+}
+
+int train_model_check_checkpoint(lang_ctx *cx, const char *fname, const lang_value *model,
+                                 const ember_ckpt *ck, const char *path)
+{
+    const train_model *m = model_data(model);
+    char diff[600];
+    if (m && ckpt_model_diff(m, ck->meta, diff, sizeof diff)) {
+        lang_raise(cx, "ValueError",
+                   "%s: '%s' is a checkpoint of another model: %s; build the model it was written from "
+                   "(load_model('%s') does)",
+                   fname, path, diff, path);
+        return -1;
+    }
+    return 0;
+}
+
+int train_model_apply_checkpoint(lang_ctx *cx, const char *fname, lang_value *model, const ember_ckpt *ck,
+                                 const char *path)
+{
+    train_model *m = model_data(model);
+    if (!m || !ck->training) {
+        lang_raise(cx, "ValueError", "%s: '%s' holds no training state", fname, path);
+        return -1;
+    }
+    if (train_model_check_checkpoint(cx, fname, model, ck, path) < 0)
+        return -1;
+    ember_err err = {{0}};
+    ember_vit_state s;
+    if (ember_ckpt_read_state(ck, &m->vit, &s, &err)) {
+        lang_raise(cx, "ValueError", "%s: '%s': %s", fname, path, err.msg);
+        return -1;
+    }
+    /* Everything is read before anything of the model changes. */
+    ember_fit_history h = {0};
+    if (ck->history.n > 0) {
+        h.epochs = malloc((size_t)ck->history.n * sizeof *h.epochs);
+        if (!h.epochs) {
+            ember_vit_state_free(&s);
+            lang_raise(cx, "MemoryError", "%s: out of memory", fname);
+            return -1;
+        }
+        memcpy(h.epochs, ck->history.epochs, (size_t)ck->history.n * sizeof *h.epochs);
+        h.n = h.cap = ck->history.n;
+    }
+    int rc = ember_vit_state_set(&m->vit, &s, &err);
+    ember_vit_state_free(&s);
+    if (rc) {
+        ember_fit_history_free(&h);
+        lang_raise(cx, "RuntimeError", "%s: %s", fname, err.msg);
+        return -1;
+    }
+    train_model_state *st = &m->state;
+    st->epochs_done = ck->epochs_done;
+    ember_fit_history_free(&st->history);
+    st->history = h;
+    st->has_normalize = ck->has_normalize;
+    st->normalize = ck->normalize;
+    st->has_config = ck->has_config;
+    st->config = ck->config;
+    st->pos = ck->pos;
+    st->resume_pending = 1;
+    snprintf(st->resumed_from, sizeof st->resumed_from, "%s", path);
+    return 0;
+}
+
 static lang_value *b_load_model(lang_ctx *cx, const lang_args *a)
 {
     const char *path;
@@ -1040,66 +1190,51 @@ static lang_value *b_load_model(lang_ctx *cx, const lang_args *a)
         return lang_raise(cx, "IsADirectoryError",
                           "load_model: '%s' is a folder; give the .safetensors file in it", path);
 
-    ember_st_file f;
+    /* safetensors or a torch.save checkpoint (.pt, .pth, .bin, nested
+     * {'model': ...} ones too), sniffed from its bytes; a training
+     * checkpoint's state is read and checked here as well. */
+    ember_ckpt ck;
     ember_err err = {{0}};
-    if (ember_st_open(&f, path, &err) != 0) {
-        ember_st_close(&f);
-        /* the message may start with the path, which we say first anyway */
-        const char *why = err.msg;
-        size_t lp = strlen(path);
-        if (!strncmp(why, path, lp) && !strncmp(why + lp, ": ", 2))
-            why += lp + 2;
-        return lang_raise(cx, "ValueError", "load_model: '%s' is not a readable safetensors file: %s",
-                          path, why);
+    if (ember_ckpt_open(&ck, path, &err) != 0) {
+        ember_ckpt_close(&ck);
+        /* the message names the path once */
+        return lang_raise(cx, "ValueError", "load_model: %s", err.msg);
     }
+    const ember_st_file *fp = &ck.file;
     lang_value *result = NULL;
     json_t *meta = NULL;
-    char pre[128] = "";
-    /* A state_dict saved from a wrapper ("model.", "module.") keeps its prefix. */
-    const char *key = "patch_embed.weight";
-    int found = 0;
-    for (size_t i = 0; i < f.count && !found; i++) {
-        const char *n = f.entries[i].name;
-        size_t ln = strlen(n), lk = strlen(key);
-        if (ln >= lk && !strcmp(n + ln - lk, key) && (ln == lk || n[ln - lk - 1] == '.') &&
-            ln - lk < sizeof pre) {
-            memcpy(pre, n, ln - lk);
-            pre[ln - lk] = 0;
-            found = 1;
-        }
-    }
-
+    const char *pre = ck.prefix;
     /* Every tensor the ViT needs; the depth comes from the blocks present. */
     char missing[512] = "";
     int nmissing = 0;
     for (size_t i = 0; i < sizeof top_parts / sizeof *top_parts; i++)
-        if (!find_pre(&f, pre, top_parts[i]))
+        if (!find_pre(fp, pre, top_parts[i]))
             note_name(missing, sizeof missing, &nmissing, top_parts[i]);
     if (nmissing) {
         char some[512] = "", more[32], more2[32];
         int nsome = 0;
-        for (size_t i = 0; i < f.count; i++)
-            note_name(some, sizeof some, &nsome, f.entries[i].name);
+        for (size_t i = 0; i < fp->count; i++)
+            note_name(some, sizeof some, &nsome, fp->entries[i].name);
         more_text(nmissing, more, sizeof more);
         more_text(nsome, more2, sizeof more2);
-        if (f.count == 0)
+        if (fp->count == 0)
             result = lang_raise(cx, "ValueError",
                                 "load_model: '%s' does not hold a ViT: it has no tensors at all", path);
         else
             result = lang_raise(cx, "ValueError",
                                 "load_model: '%s' does not hold a ViT: missing %s%s (it has %zu "
                                 "tensor%s: %s%s)",
-                                path, missing, more, f.count, f.count == 1 ? "" : "s", some, more2);
+                                path, missing, more, fp->count, fp->count == 1 ? "" : "s", some, more2);
         goto done;
     }
     ember_vit_config cfg = ember_vit_default_config();
-    if (infer_config(cx, path, &f, pre, &cfg) < 0)
+    if (infer_config(cx, path, fp, pre, &cfg) < 0)
         goto done;
     for (int l = 0; l < cfg.depth; l++)
         for (size_t i = 0; i < sizeof block_parts / sizeof *block_parts; i++) {
             char nm[96];
             snprintf(nm, sizeof nm, "blocks.%d.%s", l, block_parts[i]);
-            if (!find_pre(&f, pre, nm))
+            if (!find_pre(fp, pre, nm))
                 note_name(missing, sizeof missing, &nmissing, nm);
         }
     if (nmissing) {
@@ -1112,8 +1247,8 @@ static lang_value *b_load_model(lang_ctx *cx, const lang_args *a)
     }
 
     /* What the shapes cannot tell comes from the metadata save() writes. */
-    if (f.metadata_json)
-        meta = json_loads(f.metadata_json, 0, NULL);
+    if (fp->metadata_json)
+        meta = json_loads(fp->metadata_json, 0, NULL);
     const char *model_kind = meta_get(meta, "ember.model");
     int ours = model_kind && !strcmp(model_kind, "vit");
     /* No guess for the heads: every divisor of the width gives a model that
@@ -1153,9 +1288,11 @@ static lang_value *b_load_model(lang_ctx *cx, const lang_args *a)
                             "pass heads=, the number the model was trained with: the width is %d, "
                             "so one of %s",
                             path,
-                            ours ? "its Ember metadata has no valid ember.heads"
-                                 : "it has no Ember metadata, as a PyTorch state_dict saved with "
-                                   "safetensors",
+                            ours          ? "its Ember metadata has no valid ember.heads"
+                            : fp->owned   ? "it has no Ember metadata, as a PyTorch checkpoint "
+                                            "saved with torch.save"
+                                          : "it has no Ember metadata, as a PyTorch state_dict saved "
+                                            "with safetensors",
                             cfg.dim, divisors);
         goto done;
     } else if (heads < 1 || cfg.dim % heads) {
@@ -1181,7 +1318,13 @@ static lang_value *b_load_model(lang_ctx *cx, const lang_args *a)
                                 dev, prec);
     if (!v)
         goto done;
-    if (ember_vit_load_safetensors(train_model_of(v), &f, pre, &err) != 0) {
+    if (ck.training) {
+        /* weights, optimizer state, position, history and settings */
+        if (train_model_apply_checkpoint(cx, "load_model", v, &ck, path) < 0) {
+            lang_decref(v);
+            goto done;
+        }
+    } else if (ember_vit_load_safetensors(train_model_of(v), fp, pre, &err) != 0) {
         lang_decref(v);
         result = lang_raise(cx, "ValueError", "load_model: '%s': %s", path, err.msg);
         goto done;
@@ -1191,8 +1334,10 @@ static lang_value *b_load_model(lang_ctx *cx, const lang_args *a)
     char extra[512] = "";
     int nextra = 0;
     size_t lp = strlen(pre);
-    for (size_t i = 0; i < f.count; i++) {
-        const char *n = f.entries[i].name;
+    for (size_t i = 0; i < fp->count; i++) {
+        const char *n = fp->entries[i].name;
+        if (ck.training && !strncmp(n, "optimizer.state.", 16))
+            continue; /* read into the model's AdamW state */
         if (strncmp(n, pre, lp) || !ember_vit_find_param(train_model_of(v), n + lp))
             note_name(extra, sizeof extra, &nextra, n);
     }
@@ -1208,7 +1353,7 @@ static lang_value *b_load_model(lang_ctx *cx, const lang_args *a)
     result = v;
 done:
     json_decref(meta);
-    ember_st_close(&f);
+    ember_ckpt_close(&ck);
     return result;
 }
 
@@ -1235,17 +1380,24 @@ static const lang_builtin model_builtins[] = {
      "Write model's weights to a safetensors file at path (the state_dict names and shapes of the "
      "reference PyTorch ViT, bench/torch_vit.py, so load_state_dict(safetensors.torch.load_file("
      "path), strict=True) takes it), with its configuration (heads, dropout, init, ...) in the "
-     "file's metadata. Images and plots are saved as PNG (their save method).",
+     "file's metadata. A path ending in .ckpt gets the whole training state instead, as "
+     "fit(..., checkpoint=path) writes it: the weights as model.<name>, AdamW's moments and step "
+     "as optimizer.state.<i>.*, the schedule, position, random streams and history in the "
+     "metadata; fit(..., resume=path) or load_model(path) continues from it. Images and plots "
+     "are saved as PNG (their save method).",
      b_save},
     {"load_model(path, heads=none, dropout=none, device='auto', precision='auto')",
-     "Load a ViT from a safetensors file written by save(model, path), or a PyTorch state_dict "
-     "saved with safetensors under the same parameter names (a 'model.' or 'module.' prefix is "
-     "fine). The sizes come from the tensor shapes; heads and dropout from the file's metadata "
-     "when save() wrote it. A file without it (a plain state_dict) needs heads=, the number the "
-     "model was trained with (the shapes cannot tell it, and a wrong divisor of the width would "
-     "load and compute something else); its dropout is dropout= or else 0.1 (the recipe's; it "
-     "only matters for further training). dropout= also overrides the file's. device and "
-     "precision as for vit(). The optimizer state is not saved: steps starts at 0.",
+     "Load a ViT from a safetensors file written by save(model, path), a checkpoint written by "
+     "fit(..., checkpoint=path) or save(model, 'x.ckpt'), or a PyTorch state_dict saved with "
+     "safetensors or torch.save (.pt, .pth, .bin; a state dict nested in a checkpoint as "
+     "{'model': ...}, or with a 'model.' or 'module.' prefix, is fine; nothing in it is run). "
+     "The sizes come from the tensor shapes; heads and dropout from the file's metadata when "
+     "Ember wrote it. A file without it (a plain state_dict) needs heads=, the number the model "
+     "was trained with (the shapes cannot tell it, and a wrong divisor of the width would load "
+     "and compute something else); its dropout is dropout= or else 0.1 (the recipe's; it only "
+     "matters for further training). dropout= also overrides the file's. device and precision "
+     "as for vit(). A checkpoint brings its optimizer state, history and position too, and "
+     "fit(model, ...) continues its run; from plain weights, steps starts at 0.",
      b_load_model},
 };
 

@@ -1,7 +1,9 @@
 /* fit.c — ember_fit: the epoch loop of the q1 recipe (shuffle, augmented
  * batches, the MultiStepLR rate, train steps with loss and accuracy, the
  * per-epoch test evaluation, history and callbacks), with host batches
- * optionally built on a worker thread one step ahead. See fit.h. */
+ * optionally built on a worker thread one step ahead, starting anywhere
+ * inside an epoch, and checkpoints after every epoch and at a stop. See
+ * fit.h. */
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 #include "train/fit.h"
 
 #include "core/cancel.h"
+#include "train/checkpoint.h"
 
 ember_fit_opts ember_fit_default_opts(void) {
     ember_fit_opts o;
@@ -123,6 +126,11 @@ static int check_opts(const ember_fit_opts *o, ember_err *err) {
         return ember_err_set(err, "AdamW weight decay must be a finite number >= 0, got %g", a->weight_decay);
     if (o->prefetch < -1 || o->prefetch > 1)
         return ember_err_set(err, "prefetch must be -1 (auto), 0 or 1, got %d", o->prefetch);
+    const ember_fit_position *p = &o->start;
+    if (p->step < 0 || p->images < 0 || p->correct < 0 || p->correct > p->images || (p->step > 0) != (p->images > 0))
+        return ember_err_set(err, "the start position inside epoch %d does not add up (step %lld, %lld images, "
+                                  "%lld correct)",
+                             o->first_epoch, (long long)p->step, (long long)p->images, (long long)p->correct);
     return 0;
 }
 
@@ -145,6 +153,7 @@ typedef struct batcher {
     int64_t steps;        /* per epoch */
     int64_t total;        /* jobs in the call */
     int first_epoch;
+    int64_t first_step;   /* steps of first_epoch done before the call */
     uint64_t shuffle_seed, aug_seed;
     int64_t *idx;         /* permutation of the producer's current epoch */
     int64_t idx_epoch;    /* epoch idx holds, -1 none */
@@ -158,7 +167,8 @@ typedef struct batcher {
 } batcher;
 
 static int produce(batcher *b, int64_t job, batch_slot *s) {
-    int64_t epoch = b->first_epoch + job / b->steps, step = job % b->steps;
+    int64_t g = job + b->first_step; /* the step's index counted from first_epoch's start */
+    int64_t epoch = b->first_epoch + g / b->steps, step = g % b->steps;
     if (b->idx_epoch != epoch) {
         ember_shuffle(b->idx, b->ds->n, b->shuffle_seed, (uint64_t)epoch);
         b->idx_epoch = epoch;
@@ -215,7 +225,8 @@ static int batcher_init(batcher *b, const ember_dataset *ds, const ember_augment
     b->aug = aug;
     b->batch_size = o->batch_size;
     b->steps = steps;
-    b->total = steps * o->epochs;
+    b->first_step = o->start.step;
+    b->total = steps * o->epochs - o->start.step;
     b->first_epoch = o->first_epoch;
     b->shuffle_seed = derive_seed(o->seed, SEED_SHUFFLE);
     b->aug_seed = derive_seed(o->seed, SEED_AUGMENT);
@@ -283,10 +294,47 @@ static void batcher_release(batcher *b, batch_slot *s) {
     pthread_mutex_unlock(&b->mu);
 }
 
+/* ---- checkpoints ----------------------------------------------------------- */
+
+typedef struct ckpt_writer {
+    const ember_fit_opts *o;
+    ember_fit_config config;
+    int has_normalize;
+    ember_aug_step normalize;
+    const ember_fit_callbacks *cb;
+    int64_t steps;
+} ckpt_writer;
+
+/* Writes the checkpoint (epochs_done whole epochs plus pos of the next) and
+ * reports it; a failure is not fit's: training goes on. */
+static void write_checkpoint(ckpt_writer *w, const ember_vit *vit, int epochs_done, const ember_fit_position *pos,
+                             const ember_fit_history *h) {
+    ember_ckpt_info in = {.epochs_done = epochs_done,
+                          .pos = *pos,
+                          .config = &w->config,
+                          .normalize = w->has_normalize ? &w->normalize : NULL,
+                          .history = h ? h->epochs : NULL,
+                          .n_history = h ? h->n : 0,
+                          .model_meta = w->o->checkpoint_meta};
+    ember_ferr fe = {0};
+    int rc = ember_ckpt_save(w->o->checkpoint, vit, &in, &fe);
+    if (w->cb && w->cb->on_checkpoint) {
+        ember_fit_saved sv = {.path = w->o->checkpoint,
+                              .epochs_done = epochs_done,
+                              .step = pos->step,
+                              .steps_in_epoch = w->steps,
+                              .ok = rc == 0,
+                              .error = rc ? fe.msg : NULL,
+                              .code = rc ? fe.code : 0};
+        w->cb->on_checkpoint(w->cb->ctx, &sv);
+    }
+}
+
 /* ---- the loop ----------------------------------------------------------- */
 
 int ember_fit(ember_vit *vit, const ember_dataset *train, const ember_dataset *test, const ember_augment *aug,
               const ember_fit_opts *opts, const ember_fit_callbacks *cb, ember_fit_history *hist, ember_err *err) {
+    if (opts && opts->stopped_at) memset(opts->stopped_at, 0, sizeof *opts->stopped_at);
     if (!vit || !vit->be) return ember_err_set(err, "no model");
     if (!opts) return ember_err_set(err, "no options");
     if (!train) return ember_err_set(err, "no train set");
@@ -303,13 +351,43 @@ int ember_fit(ember_vit *vit, const ember_dataset *train, const ember_dataset *t
                              "the train set has %lld images, fewer than one batch of %d, and drop_last is on: "
                              "use a smaller batch_size or drop_last=false",
                              (long long)train->n, opts->batch_size);
+    if (opts->start.step > steps)
+        return ember_err_set(err,
+                             "the run stopped after step %lld of epoch %d, but an epoch has only %lld steps with "
+                             "these settings (%lld train images, batch_size %d): continue it with the settings it "
+                             "was started with",
+                             (long long)opts->start.step, opts->first_epoch + 1, (long long)steps,
+                             (long long)train->n, opts->batch_size);
     int eval_bs = opts->eval_batch_size ? opts->eval_batch_size : opts->batch_size;
+
+    /* Checkpoints: the folder is checked now, so a mistyped path is an
+     * error before the first epoch, not a warning after it. */
+    ckpt_writer cw;
+    memset(&cw, 0, sizeof cw);
+    cw.o = opts;
+    cw.cb = cb;
+    cw.steps = steps;
+    ember_fit_history own_hist = {0};
+    if (opts->checkpoint) {
+        ember_ferr fe;
+        if (ember_afile_check(opts->checkpoint, &fe)) return ember_err_set(err, "checkpoint: %s", fe.msg);
+        ember_fit_config_of(opts, aug, train->n, &cw.config);
+        ember_augment tp;
+        if (ember_fit_test_pipeline(aug, &tp)) {
+            cw.has_normalize = 1;
+            cw.normalize = tp.steps[0];
+        }
+        if (!hist) hist = &own_hist; /* the checkpoints' history: this call's epochs */
+    }
 
     const ember_vit_config *c = &vit->cfg;
     int image_floats = c->in_chans * c->image_size * c->image_size;
     int threaded = opts->prefetch == 1 || (opts->prefetch == -1 && vit->be->device != EMBER_DEV_CPU);
     batcher bt;
-    if (batcher_init(&bt, train, aug, opts, steps, image_floats, threaded, err)) return -1;
+    if (batcher_init(&bt, train, aug, opts, steps, image_floats, threaded, err)) {
+        ember_fit_history_free(&own_hist);
+        return -1;
+    }
 
     vit->smoothing = (float)opts->label_smoothing;
     vit->seed = derive_seed(opts->seed, SEED_DROPOUT);
@@ -317,12 +395,18 @@ int ember_fit(ember_vit *vit, const ember_dataset *train, const ember_dataset *t
 
     int rc = 0;
     int64_t job = 0;
+    ember_fit_position at; /* where the running epoch stands */
+    memset(&at, 0, sizeof at);
+    int epoch = opts->first_epoch;
     for (int ei = 0; ei < opts->epochs && rc == 0; ei++) {
-        int epoch = opts->first_epoch + ei;
+        epoch = opts->first_epoch + ei;
         double lr = ember_fit_lr(opts, epoch);
         double t0 = now_s();
-        double loss_sum = 0.0;
-        int64_t correct = 0, seen = 0;
+        /* The first epoch may have begun in an earlier call (opts.start). */
+        const ember_fit_position zero = {0};
+        at = ei == 0 ? opts->start : zero;
+        double before = at.train_seconds;
+        int64_t seen_here = 0;
         ember_fit_progress p;
         memset(&p, 0, sizeof p);
         p.epoch = epoch;
@@ -330,7 +414,7 @@ int ember_fit(ember_vit *vit, const ember_dataset *train, const ember_dataset *t
         p.epochs = opts->epochs;
         p.steps_in_epoch = steps;
         p.lr = lr;
-        for (int64_t s = 0; s < steps; s++, job++) {
+        for (int64_t s = at.step; s < steps; s++, job++) {
             batch_slot *b = batcher_get(&bt, job, err);
             float bl = 0.0f;
             int32_t bc = 0;
@@ -349,40 +433,43 @@ int ember_fit(ember_vit *vit, const ember_dataset *train, const ember_dataset *t
                                                                (long long)(s + 1), (long long)steps);
                 break;
             }
-            loss_sum += (double)bl * (double)n;
-            correct += bc;
-            seen += n;
+            at.step = s + 1;
+            at.loss_sum += (double)bl * (double)n;
+            at.correct += bc;
+            at.images += n;
+            seen_here += n;
             if (cb && cb->on_step) {
                 double el = now_s() - t0;
                 p.step = s + 1;
                 p.global_step = vit->t;
-                p.images = seen;
+                p.images = at.images;
                 p.batch_loss = bl;
-                p.loss = loss_sum / (double)seen;
-                p.acc = (double)correct / (double)seen;
+                p.loss = at.loss_sum / (double)at.images;
+                p.acc = (double)at.correct / (double)at.images;
                 p.elapsed = el;
-                p.images_per_sec = el > 0.0 ? (double)seen / el : 0.0;
+                p.images_per_sec = el > 0.0 ? (double)seen_here / el : 0.0;
                 if (cb->on_step(cb->ctx, &p)) {
                     rc = EMBER_FIT_STOPPED;
                     break;
                 }
             }
         }
-        if (rc) break;
         double t1 = now_s();
+        at.train_seconds = before + (t1 - t0);
+        if (rc) break;
 
         ember_epoch_record r;
         memset(&r, 0, sizeof r);
         r.epoch = epoch;
         r.lr = lr;
         r.steps = steps;
-        r.train_images = seen;
-        r.train_loss = loss_sum / (double)seen;
-        r.train_acc = (double)correct / (double)seen;
+        r.train_images = at.images;
+        r.train_loss = at.loss_sum / (double)at.images;
+        r.train_acc = (double)at.correct / (double)at.images;
         r.test_loss = NAN;
         r.test_acc = NAN;
-        r.train_seconds = t1 - t0;
-        r.images_per_sec = t1 > t0 ? (double)seen / (t1 - t0) : 0.0;
+        r.train_seconds = at.train_seconds;
+        r.images_per_sec = at.train_seconds > 0 ? (double)at.images / at.train_seconds : 0.0;
         if (test) {
             ember_eval_result ev;
             int erc = ember_evaluate(vit, test, test_aug, eval_bs, opts->label_smoothing, 0, cb ? cb->on_eval : NULL, cb ? cb->ctx : NULL,
@@ -399,13 +486,23 @@ int ember_fit(ember_vit *vit, const ember_dataset *train, const ember_dataset *t
             r.test_acc = ev.accuracy;
             ember_eval_result_free(&ev);
         }
-        r.seconds = now_s() - t0;
+        r.seconds = before + (now_s() - t0);
         if (history_append(hist, &r, err)) {
             rc = -1;
             break;
         }
-        if (cb && cb->on_epoch && cb->on_epoch(cb->ctx, &r)) rc = EMBER_FIT_STOPPED;
+        memset(&at, 0, sizeof at);
+        /* The epoch line first, then the checkpoint of the finished epoch
+         * (written also when the callback asks to stop). */
+        int stop = cb && cb->on_epoch && cb->on_epoch(cb->ctx, &r);
+        if (opts->checkpoint) write_checkpoint(&cw, vit, epoch + 1, &at, hist);
+        if (stop) rc = EMBER_FIT_STOPPED;
     }
     batcher_free(&bt);
+    /* A stop inside an epoch (between or inside steps, or during its test
+     * evaluation) is where a continued run picks up. */
+    if (rc == EMBER_FIT_STOPPED && at.step > 0 && opts->checkpoint) write_checkpoint(&cw, vit, epoch, &at, hist);
+    if (rc != 0 && opts->stopped_at) *opts->stopped_at = at;
+    ember_fit_history_free(&own_hist);
     return rc;
 }

@@ -42,7 +42,20 @@
  * base rate, milestones counted from this call's start) and replays epoch
  * 0's data order and augmentation draws (with new dropout masks). Bindings
  * that want "a second fit() continues" pass first_epoch = the number of
- * epochs the model has done.
+ * epochs the model has done. A call can also start inside its first epoch
+ * (opts.start: the steps a stopped call already took in it, with their
+ * running sums), so that a run stopped mid-epoch and continued, in this
+ * process or from a checkpoint in another, takes every step exactly once
+ * and ends bit for bit where the uninterrupted run ends (the shuffle, the
+ * augmentation draws and the dropout masks are all keyed by the seed, the
+ * epoch, the image and the Philox offset, never by a running generator).
+ *
+ * Checkpoints (opts.checkpoint, train/checkpoint.h): the whole training
+ * state is written atomically after every epoch and when a stop ends the
+ * call (an interrupt between steps, inside a step or during the test
+ * evaluation), with the position inside the epoch. A failed write is
+ * reported through on_checkpoint and training goes on; the previous file
+ * stays as it was.
  *
  * The model: fit sets vit->smoothing to opts.label_smoothing (the
  * criterion its steps differentiate; ember_evaluate never reads it), vit->opt to opts.adamw and vit->seed as above (so a
@@ -71,6 +84,18 @@ extern "C" {
  * epoch; -1: error, message in err). */
 #define EMBER_FIT_STOPPED 1
 
+/* Progress inside one epoch: what a call that stops mid-epoch has done of
+ * it, and what a call that continues it starts from. All zero: the epoch's
+ * start. */
+typedef struct ember_fit_position {
+    int64_t step;         /* steps of the epoch taken (0..steps an epoch; all of them when the
+                             stop came during the test evaluation) */
+    double loss_sum;      /* sum over those steps of batch loss x batch images */
+    int64_t correct;      /* correct training predictions among them */
+    int64_t images;       /* images trained on */
+    double train_seconds; /* time those steps took (the epoch record's times include it) */
+} ember_fit_position;
+
 typedef struct ember_fit_opts {
     int epochs;              /* epochs to run in this call (>= 1); recipe 100 */
     int first_epoch;         /* epoch index of this call's first epoch (>= 0); see the top */
@@ -98,6 +123,23 @@ typedef struct ember_fit_opts {
      * and the step would fight for the same cores), 0 off, 1 on. Results
      * are identical either way. */
     int prefetch;
+    /* Where in epoch first_epoch this call starts (see "Continuing"); zero:
+     * at its first step. start.step may equal the steps of an epoch (only
+     * the test evaluation of that epoch was left). */
+    ember_fit_position start;
+    /* NULL: no checkpoints. Otherwise the path of the checkpoint written
+     * after every epoch and when the call stops (train/checkpoint.h); its
+     * folder must exist when fit starts. The checkpoint's history is `hist`
+     * (pass the model's whole history: it is what a resumed run shows). */
+    const char *checkpoint;
+    /* JSON object text of string values put into every checkpoint's
+     * metadata beside the training state (the model's configuration, the
+     * keys save() writes); may be NULL. */
+    const char *checkpoint_meta;
+    /* Out (may be NULL): when ember_fit returns other than 0, where the
+     * unfinished epoch stood (epoch first_epoch + the epochs this call
+     * recorded); zero when it stopped at an epoch's end. */
+    ember_fit_position *stopped_at;
 } ember_fit_opts;
 
 /* The recipe: 100 epochs, batch 128, lr 3e-4, AdamW (0.9, 0.999, 1e-8,
@@ -181,14 +223,29 @@ typedef int (*ember_eval_progress)(void *ctx, int64_t done, int64_t total);
  * update and is not applied (weights, AdamW state, vit->t and the dropout
  * offset stay as after the previous step; the running epoch is not
  * recorded), and ember_fit and ember_evaluate return EMBER_FIT_STOPPED. */
+/* One checkpoint write (opts.checkpoint), for on_checkpoint. */
+typedef struct ember_fit_saved {
+    const char *path;
+    int epochs_done;        /* whole epochs the checkpoint holds */
+    int64_t step;           /* steps of the next epoch it holds too (0: written at an epoch's end) */
+    int64_t steps_in_epoch;
+    int ok;                 /* 1: written; 0: not (error says why, code is its errno) */
+    const char *error;
+    int code;
+} ember_fit_saved;
+
 typedef struct ember_fit_callbacks {
     void *ctx;
     int (*on_step)(void *ctx, const ember_fit_progress *p);
     ember_eval_progress on_eval;
     int (*on_epoch)(void *ctx, const ember_epoch_record *rec);
+    /* After each checkpoint write, written or not (training goes on either
+     * way; a failed write leaves the previous checkpoint as it was). */
+    void (*on_checkpoint)(void *ctx, const ember_fit_saved *s);
 } ember_fit_callbacks;
 
-/* Trains vit on `train` as described at the top.
+/* Trains vit on `train` as described at the top (from opts.start inside
+ * epoch opts.first_epoch).
  *   test: evaluated after every epoch; NULL for none (test_* are NaN).
  *   aug:  the train pipeline (typically the recipe's: crop, flip, jitter,
  *         affine, rotation, normalize); NULL = to_tensor only, so the model

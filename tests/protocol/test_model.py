@@ -372,8 +372,8 @@ def test_load_pytorch_state_dict(kc, tmp_path):
     ("missing", "FileNotFoundError", "load_model: no file '"),
     ("relative", "FileNotFoundError", "(relative paths start in the kernel's working directory"),
     ("folder", "IsADirectoryError", "is a folder"),
-    ("garbage", "ValueError", "is not a readable safetensors file"),
-    ("empty", "ValueError", "is not a readable safetensors file"),
+    ("garbage", "ValueError", "x.safetensors: corrupt safetensors header"),
+    ("empty", "ValueError", "x.safetensors is empty"),
     ("not_vit", "ValueError", "does not hold a ViT: missing 'patch_embed.weight', 'patch_embed.bias', "
                               "'pos_embed', 'norm.weight', 'norm.bias', 'head.weight' and 1 more (it has 1 tensor: 'foo')"),
     ("incomplete", "ValueError", "is not a complete ViT of 2 blocks: missing 'blocks.1.mlp.fc2.bias'"),
