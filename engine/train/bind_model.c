@@ -1383,8 +1383,10 @@ static const lang_builtin model_builtins[] = {
      "file's metadata. A path ending in .ckpt gets the whole training state instead, as "
      "fit(..., checkpoint=path) writes it: the weights as model.<name>, AdamW's moments and step "
      "as optimizer.state.<i>.*, the schedule, position, random streams and history in the "
-     "metadata; fit(..., resume=path) or load_model(path) continues from it. Images and plots "
-     "are saved as PNG (their save method).",
+     "metadata; fit(..., resume=path) or load_model(path) continues from it. Any other value "
+     "with a save method is saved by it, in the format the extension names: images as .png; "
+     "plots as .png, .svg or .pdf; a mask as .npy or .png; masks as .npz, .npy or a folder; runs "
+     "and evaluations as .csv or .json; tables as .csv (docs/LANGUAGE.md, Saving files).",
      b_save},
     {"load_model(path, heads=none, dropout=none, device='auto', precision='auto')",
      "Load a ViT from a safetensors file written by save(model, path), a checkpoint written by "

@@ -262,8 +262,10 @@ static lang_value *load_url(lang_ctx *cx, const char *url)
                           "are supported; download the file and pass its local path",
                           url);
     url_ui ui = {.cx = cx};
+    long http_status = 0;
     ember_fetch_opts opts = {.progress = url_progress, .progress_ctx = &ui,
-                             .connect_timeout_s = 20, .low_speed_time_s = 30};
+                             .connect_timeout_s = 20, .low_speed_time_s = 30,
+                             .http_status = &http_status};
     ember_fetched body;
     ember_err e;
     ember_err_clear(&e);
@@ -277,7 +279,9 @@ static lang_value *load_url(lang_ctx *cx, const char *url)
             return NULL;
         if (ui.interrupted)
             return lang_raise(cx, "KeyboardInterrupt", "load_image: download interrupted");
-        int missing = strstr(e.msg, "cannot open the file") != NULL; /* a file:// url */
+        /* Not found without an HTTP answer: a file:// url naming no file
+         * (an HTTP 404 stays an OSError, as urllib's HTTPError is one). */
+        int missing = rc == EMBER_FETCH_NOT_FOUND && http_status == 0;
         return lang_raise(cx, missing ? "FileNotFoundError" : "OSError", "load_image: %s", e.msg);
     }
     lang_value *v = NULL;
