@@ -5,7 +5,11 @@
  * inputs in the same run (bench/clipseg_torch.py). Threads: OMP_NUM_THREADS.
  *
  * Usage: ember_clipseg_bench --model F.safetensors --config F.json
- *          --tokenizer DIR [--image F.png] [--runs N] [--dump DIR] PROMPT...
+ *          --tokenizer DIR [--image F.png] [--runs N] [--dump DIR]
+ *          [--device cpu|cuda] PROMPT...
+ * --device cuda runs on the CUDA backend (bench/gpu_proof.sh, q2 on the
+ * card); each forward returns its logits to the host, so the times include
+ * the device's work.
  * Without --image (or when it cannot be read) a synthetic 451x300 image is
  * used. --dump writes the last run's inputs and logits (pixels.f32, ids.i32,
  * eos.i32, logits.f32, shape.txt) for the parity check on the Python side.
@@ -76,6 +80,7 @@ static int synthetic_image(ember_image *img) {
 
 int main(int argc, char **argv) {
     const char *model = NULL, *config = NULL, *tokdir = NULL, *image = NULL, *dump = NULL;
+    const char *device = "cpu";
     const char *prompts[MAX_PROMPTS];
     int P = 0, runs = 5;
     for (int i = 1; i < argc; i++) {
@@ -84,15 +89,17 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--tokenizer") && i + 1 < argc) tokdir = argv[++i];
         else if (!strcmp(argv[i], "--image") && i + 1 < argc) image = argv[++i];
         else if (!strcmp(argv[i], "--dump") && i + 1 < argc) dump = argv[++i];
+        else if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
         else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
         else if (argv[i][0] == '-') {
             fprintf(stderr, "clipseg_bench: unknown option %s\n", argv[i]);
             return 2;
         } else if (P < MAX_PROMPTS) prompts[P++] = argv[i];
     }
-    if (!model || !tokdir || P == 0 || runs < 1 || runs > MAX_RUNS) {
+    if (!model || !tokdir || P == 0 || runs < 1 || runs > MAX_RUNS ||
+        (strcmp(device, "cpu") && strcmp(device, "cuda"))) {
         fprintf(stderr, "usage: ember_clipseg_bench --model F --config F --tokenizer DIR "
-                        "[--image F] [--runs 1..64] [--dump DIR] PROMPT...\n");
+                        "[--image F] [--runs 1..64] [--dump DIR] [--device cpu|cuda] PROMPT...\n");
         return 2;
     }
 
@@ -118,6 +125,10 @@ int main(int argc, char **argv) {
     }
 
     const ember_backend *be = ember_backend_cpu();
+    if (!strcmp(device, "cuda") && ember_backend_cuda(&be, &err) != 0) {
+        fprintf(stderr, "clipseg_bench: --device cuda: %s (no fallback here)\n", err.msg);
+        return 1;
+    }
     ember_seg_norm norm = ember_seg_default_norm();
     double t0 = now();
     ember_clipseg *m = NULL;

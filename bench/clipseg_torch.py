@@ -7,7 +7,15 @@ bilinear resize, ImageNet mean/std, the CLIP tokenizer with padding) and the
 model under torch.inference_mode; median of N after one warm-up (and the
 same for the first prompt alone); the peak RSS of this process. With --ember DIR (ember_clipseg_bench --dump DIR) it
 also runs the model on Ember's exact pixels and token ids and prints how far
-the logits are apart, and how far the two pre-processings are apart.
+the logits and the probabilities (sigmoid of the logits) are apart, how far
+the probabilities are apart when each side prepares its own inputs, and how
+far the two pre-processings are apart.
+
+--device cuda (bench/gpu_proof.sh, q2 on the card) runs the model in fp32 on
+the GPU with TF32 off for matrix products and cuDNN convolutions (Ember's
+CUDA backend computes in fp32 without TF32), and each timed forward copies
+its logits to the host, as Ember's does, so the times include the device's
+work.
 
 Prints "RESULT key value" lines, like the C side."""
 import argparse
@@ -33,9 +41,14 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--ember", help="ember_clipseg_bench's --dump folder, for the parity line")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("prompts", nargs="+")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    dev = torch.device(args.device)
+    if dev.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
 
     # from_pretrained wants a folder holding config.json and model.safetensors:
     # links to the generated files (the extra input./expect. tensors in the
@@ -67,7 +80,9 @@ def main():
                                 os.path.join(args.tokenizer, "merges.txt")))
 
     t0 = time.perf_counter()
-    model = CLIPSegForImageSegmentation.from_pretrained(folder, dtype=torch.float32).eval()
+    model = CLIPSegForImageSegmentation.from_pretrained(folder, dtype=torch.float32).eval().to(dev)
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
     load_s = time.perf_counter() - t0
 
     P = len(args.prompts)
@@ -75,7 +90,8 @@ def main():
     def run():
         inputs = processor(text=args.prompts, images=[image] * P, padding=True,
                            return_tensors="pt")
-        return model(**inputs).logits, inputs
+        # .cpu() waits for the device, as Ember's forward returns host logits
+        return model(**{k: v.to(dev) for k, v in inputs.items()}).logits.cpu(), inputs
 
     times = []
     with torch.inference_mode():
@@ -92,11 +108,15 @@ def main():
             a = time.perf_counter()
             processed = processor(text=args.prompts[:1], images=[image], padding=True,
                                   return_tensors="pt")
-            model(**processed)
+            model(**{k: v.to(dev) for k, v in processed.items()}).logits.cpu()
             if r > 0:
                 single.append(time.perf_counter() - a)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print("RESULT torch", torch.__version__, "threads", torch.get_num_threads())
+    print("RESULT device", torch.cuda.get_device_name(0) if dev.type == "cuda" else "cpu")
+    print("RESULT attn_implementation", getattr(model.config, "_attn_implementation", "?"))
+    if dev.type == "cuda":
+        print("RESULT peak_gpu_allocated_mib %.1f" % (torch.cuda.max_memory_allocated() / 2**20))
     print("RESULT image", image_kind)
     print("RESULT prompts", P, "tokens", inputs["input_ids"].shape[1])
     print("RESULT load_s %.3f" % load_s)
@@ -119,10 +139,10 @@ def main():
                     and bool((torch.from_numpy(ids).long() == inputs["input_ids"]).all()))
         pix_diff = float((torch.from_numpy(px[0]) - inputs["pixel_values"][0]).abs().max())
         with torch.inference_mode():
-            ref = model(input_ids=torch.from_numpy(ids).long(),
-                        attention_mask=torch.from_numpy(mask).long(),
-                        pixel_values=torch.from_numpy(px).expand(P_e, -1, -1, -1)).logits
-        ref = ref.reshape(P_e, O, O).double().numpy()
+            ref = model(input_ids=torch.from_numpy(ids).long().to(dev),
+                        attention_mask=torch.from_numpy(mask).long().to(dev),
+                        pixel_values=torch.from_numpy(px).to(dev).expand(P_e, -1, -1, -1)).logits
+        ref = ref.reshape(P_e, O, O).double().cpu().numpy()
         d = float(np.abs(ours.astype(np.float64) - ref).max())
         scale = float(np.abs(ref).max())
         print("RESULT token_ids_equal", same_ids)
@@ -130,6 +150,16 @@ def main():
         print("RESULT logits_max_abs_diff %.3g" % d)
         print("RESULT logits_max_abs %.4g" % scale)
         print("RESULT logits_rel_diff %.3g" % (d / scale))
+
+        def sigmoid(z):
+            return 1 / (1 + np.exp(-z))
+        probs = sigmoid(ours.astype(np.float64))
+        print("RESULT probs_max_abs_diff %.3g" % float(np.abs(probs - sigmoid(ref)).max()))
+        # each side with its own pre-processing and tokenizer (the last timed run)
+        own = logits.reshape(P, O, O).double().numpy()
+        if own.shape == probs.shape:
+            print("RESULT probs_max_abs_diff_own_inputs %.3g" %
+                  float(np.abs(probs - sigmoid(own)).max()))
     shutil.rmtree(folder, ignore_errors=True)
 
 

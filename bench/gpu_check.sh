@@ -15,11 +15,18 @@
 # default $OUT when set, else $BUILD/logs), STEPS (timed steps, default 30),
 # BATCH (default 128), TORCH_MODES (default eager,compile), SKIP_TESTS=1,
 # BENCH_TIMEOUT / TORCH_TIMEOUT (seconds, default 150 / 240),
-# FORCE_DEPS=1 (use .deps even when the system has jansson: to test that path).
+# FORCE_DEPS=1 (use .deps even when the system has jansson: to test that path),
+# BUILD_ONLY=1 (build, then stop),
+# PREBUILT (a build dir of the whole project, or of this wrapper, that already
+# holds tests/cuda/vit_step_bench and cuda/libember_cuda.so: nothing is built,
+# the tests and benchmarks run from there; bench/gpu_proof.sh passes its own
+# build so the card's time goes to measuring), PYTHON (the python3 with torch,
+# default python3).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${BUILD:-$ROOT/build-gpu}
+BUILD=${BUILD:-${PREBUILT:-$ROOT/build-gpu}}
 LOGDIR=${LOGDIR:-${OUT:-$BUILD/logs}}
+PYTHON=${PYTHON:-python3}
 STEPS=${STEPS:-30}
 BATCH=${BATCH:-128}
 TORCH_MODES=${TORCH_MODES:-eager,compile}
@@ -28,7 +35,10 @@ T0=$(date +%s)
 say() { printf '[%4ds] %s\n' $(( $(date +%s) - T0 )) "$*"; }
 
 # ---- dependencies carried in ------------------------------------------------
-if [ "${FORCE_DEPS:-0}" = 1 ] || ! pkg-config --exists jansson 2>/dev/null; then
+if [ -n "${PREBUILT:-}" ]; then
+  B=$PREBUILT
+  say "using the build in $B (PREBUILT): nothing is built"
+elif [ "${FORCE_DEPS:-0}" = 1 ] || ! pkg-config --exists jansson 2>/dev/null; then
   if ls "$ROOT"/.deps/*.deb >/dev/null 2>&1; then
     P=$BUILD/deps
     mkdir -p "$P"
@@ -47,10 +57,12 @@ if [ "${FORCE_DEPS:-0}" = 1 ] || ! pkg-config --exists jansson 2>/dev/null; then
     say "jansson not found and no .deps/*.deb carried: cannot build"; exit 1
   fi
 fi
+if [ -z "${PREBUILT:-}" ]; then # (to the end of the build section: only without PREBUILT)
 BLAS=OFF
 pkg-config --exists openblas 2>/dev/null && BLAS=ON
 
 # ---- build ------------------------------------------------------------------
+B=$BUILD/b
 W=$BUILD/wrapper
 mkdir -p "$W"
 cat > "$W/CMakeLists.txt" <<CMK
@@ -84,13 +96,17 @@ say "build"
 if ! cmake --build "$BUILD/b" -j "$(nproc)" >>"$LOGDIR/build.log" 2>&1; then
   grep -E "error|Error" "$LOGDIR/build.log" | head -30; say "build FAILED"; exit 1
 fi
-export EMBER_CUDA_LIB=$BUILD/b/cuda/libember_cuda.so
+fi # not PREBUILT
+export EMBER_CUDA_LIB=${EMBER_CUDA_LIB:-$B/cuda/libember_cuda.so}
+# BUILD_ONLY=1: stop here (bench/gpu_proof.sh builds the GPU tests and the
+# step bench this way where the whole project cannot be built)
+if [ "${BUILD_ONLY:-0}" = 1 ]; then say "built in $B (BUILD_ONLY)"; exit 0; fi
 
 # ---- tests ------------------------------------------------------------------
 TESTS=skipped
 if [ "${SKIP_TESTS:-0}" != 1 ]; then
   say "ctest -L gpu"
-  (cd "$BUILD/b" && ctest -L gpu -V --timeout 120) >"$LOGDIR/ctest.log" 2>&1
+  (cd "$B" && ctest -L gpu -V --timeout 120) >"$LOGDIR/ctest.log" 2>&1
   TRC=$?
   grep -E "FAIL|SKIP|tests passed|tests failed|\*\*\*|Test +#" "$LOGDIR/ctest.log" | grep -v "^[0-9]*: ok" | head -60
   TESTS=$([ $TRC = 0 ] && echo passed || echo FAILED)
@@ -100,13 +116,18 @@ fi
 
 # ---- benchmarks ---------------------------------------------------------------
 say "Ember step benchmark"
-timeout "${BENCH_TIMEOUT:-150}" "$BUILD/b/tests/cuda/vit_step_bench" "$STEPS" "$BATCH" >"$LOGDIR/bench_ember.log" 2>&1
+if [ -x "$B/tests/cuda/vit_step_bench" ]; then
+  timeout "${BENCH_TIMEOUT:-150}" "$B/tests/cuda/vit_step_bench" "$STEPS" "$BATCH" >"$LOGDIR/bench_ember.log" 2>&1
+  echo "EXIT $?" >>"$LOGDIR/bench_ember.log"
+else
+  echo "SKIP: $B/tests/cuda/vit_step_bench is not built (a build without CUDA)" >"$LOGDIR/bench_ember.log"
+fi
 grep -vE "^RESULT" "$LOGDIR/bench_ember.log" | tail -5
 if [ "${PROFILE:-0}" = 1 ] && command -v ncu >/dev/null; then
   # kernel times of one op-by-op mixed step (steps 4-5 of the run), for tuning
   say "ncu profile of one step"
   timeout 200 ncu --metrics gpu__time_duration.sum --csv --cache-control none --clock-control none \
-    --launch-skip 1400 --launch-count 420 "$BUILD/b/tests/cuda/vit_step_bench" 2 "$BATCH" mixed-eager \
+    --launch-skip 1400 --launch-count 420 "$B/tests/cuda/vit_step_bench" 2 "$BATCH" mixed-eager \
     >"$LOGDIR/prof.csv" 2>"$LOGDIR/prof.err"
   python3 - "$LOGDIR/prof.csv" <<'PY'
 import csv, sys, collections
@@ -124,8 +145,9 @@ for name, ns in sorted(t.items(), key=lambda x: -x[1])[:25]:
 PY
 fi
 say "PyTorch step benchmark ($TORCH_MODES)"
-PYTHONUNBUFFERED=1 timeout "${TORCH_TIMEOUT:-240}" python3 "$ROOT/bench/vit_step_torch.py" --steps "$STEPS" --batch "$BATCH" \
+PYTHONUNBUFFERED=1 timeout "${TORCH_TIMEOUT:-240}" "$PYTHON" "$ROOT/bench/vit_step_torch.py" --steps "$STEPS" --batch "$BATCH" \
   --modes "$TORCH_MODES" >"$LOGDIR/bench_torch.log" 2>&1
+echo "EXIT $?" >>"$LOGDIR/bench_torch.log"
 grep -E "FAILED|Error" "$LOGDIR/bench_torch.log" | tail -5
 
 # ---- table ------------------------------------------------------------------

@@ -14,8 +14,10 @@ build_pkgs=(build-essential cmake pkg-config libzmq3-dev libjansson-dev libssl-d
             libopenblas-dev libopenblas-openmp-dev libcairo2-dev fonts-dejavu-core libutf8proc-dev zlib1g-dev)
 check_pkgs=(clang libclang-rt-14-dev chromium chromium-driver)
 py_build=()
+# pyflakes: bench/gpu_proof.sh --dry-run checks the PyTorch benchmark scripts with it
+# where torch is missing (CI), so a typo cannot wait for a GPU session to show.
 py_check=(jupyter_client nbclient nbconvert jupyter_kernel_test pytest ipykernel jupyterlab selenium
-          numpy safetensors papermill pillow:PIL)
+          numpy safetensors papermill pillow:PIL pyflakes)
 py_demo=(jupyter_client nbclient nbconvert jupyterlab papermill)
 
 case "$what" in
