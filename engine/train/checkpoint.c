@@ -419,7 +419,7 @@ static int get_u64(jctx *j, json_t *o, const char *k, uint64_t *out) {
 static int step_read(jctx *j, json_t *o, ember_aug_step *s) {
     memset(s, 0, sizeof *s);
     const char *op = json_string_value(json_object_get(o, "op"));
-    int64_t a, b;
+    int64_t a = 0, b = 0; /* set by get_int; initialised for -O3's flow analysis */
     if (!json_is_object(o) || !op) return jfail(j, "an augmentation step has no \"op\"");
     if (!strcmp(op, "random_crop")) {
         s->kind = EMBER_AUG_RANDOM_CROP;
@@ -460,7 +460,7 @@ static int step_read(jctx *j, json_t *o, ember_aug_step *s) {
 static int config_read(jctx *j, json_t *o, ember_fit_config *c) {
     memset(c, 0, sizeof *c);
     if (!json_is_object(o)) return jfail(j, "not a JSON object");
-    int64_t a;
+    int64_t a = 0;
     json_t *betas = json_object_get(o, "betas"), *ms = json_object_get(o, "milestones"), *aug;
     if (get_int(j, o, "batch_size", 1, 1000000, &a)) return -1;
     c->batch_size = (int)a;
@@ -510,7 +510,7 @@ static int history_read(jctx *j, json_t *a, ember_fit_history *h) {
     for (size_t i = 0; i < n; i++) {
         json_t *o = json_array_get(a, i);
         ember_epoch_record *r = &h->epochs[i];
-        int64_t ep, steps, imgs;
+        int64_t ep = 0, steps = 0, imgs = 0;
         if (!json_is_object(o)) return jfail(j, "epoch %zu is not an object", i + 1);
         if (get_int(j, o, "epoch", 1, 1000001, &ep) || get_int(j, o, "steps", 0, INT64_MAX, &steps) ||
             get_int(j, o, "train_images", 0, INT64_MAX, &imgs) || get_double(j, o, "lr", 0, &r->lr) ||
@@ -529,8 +529,8 @@ static int history_read(jctx *j, json_t *a, ember_fit_history *h) {
 
 static int train_state_read(jctx *j, json_t *o, ember_ckpt *ck) {
     if (!json_is_object(o)) return jfail(j, "not a JSON object");
-    int64_t a, fmt;
-    uint64_t t, seed;
+    int64_t a = 0, fmt = 0;
+    uint64_t t = 0, seed = 0;
     if (get_int(j, o, "format", 1, INT32_MAX, &fmt)) return -1;
     if (fmt > EMBER_CKPT_VERSION)
         return ember_err_set(j->err, "it was written by a newer Ember (checkpoint format %" PRId64 ", this one reads %d); "

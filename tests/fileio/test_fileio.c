@@ -23,7 +23,7 @@ static char dir[900];
 
 static char *at(const char *name)
 {
-    static char bufs[4][1024];
+    static char bufs[4][sizeof dir + 512]; /* dir, '/', any name the tests use */
     static int k;
     char *b = bufs[k++ % 4];
     snprintf(b, sizeof bufs[0], "%s/%s", dir, name);
