@@ -82,6 +82,7 @@ enable_testing()
 add_subdirectory($ROOT/engine/core core)
 add_subdirectory($ROOT/engine/cpu cpu)
 add_subdirectory($ROOT/engine/nn nn)
+add_subdirectory($ROOT/engine/fileio fileio) # ember_core writes safetensors through it
 add_subdirectory($ROOT/cuda cuda)
 add_subdirectory($ROOT/tests/cuda tests/cuda)
 CMK

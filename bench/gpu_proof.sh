@@ -361,7 +361,7 @@ smi_stop() { [ -z "${SMI_PID:-}" ] || { kill "$SMI_PID" 2>/dev/null || true; wai
 
 # ---- part a: build, ctest -L gpu ------------------------------------------------------
 NEEDED_CPU=(ember-kernel ember_q1 ember_clipseg_bench)
-NEEDED_GPU=(ember_cuda test_cuda_ops test_cuda_oom test_cuda_graph test_cuda_vit test_cuda_clipseg vit_step_bench)
+NEEDED_GPU=(ember_cuda test_cuda_ops test_cuda_oom test_cuda_graph test_cuda_vit test_cuda_clipseg test_cuda_resume vit_step_bench)
 GEN_PID=
 start_model_generation() {
     # The full-size CLIPSeg (~600 MB, random weights) is made while the GPU

@@ -33,7 +33,7 @@ PYV=${PACK_PYTHON_VERSION:-3.12}
 say() { echo "gpu_proof_pack: $*"; }
 
 TARGETS=(ember-kernel ember_q1 ember_clipseg_bench ember_cuda test_cuda_ops test_cuda_oom
-         test_cuda_graph test_cuda_vit test_cuda_clipseg vit_step_bench)
+         test_cuda_graph test_cuda_vit test_cuda_clipseg test_cuda_resume vit_step_bench)
 say "building ${TARGETS[*]} in $PB (Release, CUDA sm_90)"
 if [ ! -f "$PB/CMakeCache.txt" ]; then
     # warnings stay warnings here: CI holds the line on them, and a proof run
@@ -49,7 +49,8 @@ rm -rf "$CARRY"
 mkdir -p "$CARRY/b/tests/cuda" "$CARRY/b/kernel" "$CARRY/b/cuda" "$CARRY/b/bench" "$CARRY/wheels"
 progs=(kernel/ember-kernel cuda/libember_cuda.so bench/ember_q1 bench/ember_clipseg_bench
        tests/cuda/test_cuda_ops tests/cuda/test_cuda_oom tests/cuda/test_cuda_graph
-       tests/cuda/test_cuda_vit tests/cuda/test_cuda_clipseg tests/cuda/vit_step_bench)
+       tests/cuda/test_cuda_vit tests/cuda/test_cuda_clipseg tests/cuda/test_cuda_resume
+       tests/cuda/vit_step_bench)
 for p in "${progs[@]}"; do
     cp "$PB/$p" "$CARRY/b/$p"
     strip --strip-unneeded "$CARRY/b/$p" # debug info is most of their size
