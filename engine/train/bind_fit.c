@@ -265,8 +265,9 @@ static void run_record_values(const ember_epoch_record *e, double v[8])
     v[7] = e->images_per_sec;
 }
 
-static int run_save_csv(const train_run *r, const char *path, ember_ferr *err)
+static int run_save_csv(const void *self, const char *path, ember_ferr *err)
 {
+    const train_run *r = self;
     ember_csv c = {0};
     for (size_t k = 0; k < 8; k++)
         ember_csv_str(&c, run_columns[k]);
@@ -282,8 +283,9 @@ static int run_save_csv(const train_run *r, const char *path, ember_ferr *err)
     return ember_csv_save(&c, path, err);
 }
 
-static int run_save_json(const train_run *r, const char *path, ember_ferr *err)
+static int run_save_json(const void *self, const char *path, ember_ferr *err)
 {
+    const train_run *r = self;
     json_t *hist = json_array();
     json_t *root = json_pack("{s:s, s:o}", "description", r->desc, "history", hist);
     int rc = root ? 0 : -1;
@@ -305,10 +307,13 @@ static int run_save_json(const train_run *r, const char *path, ember_ferr *err)
     return rc;
 }
 
-/* save(path): the history as .csv (one row per epoch) or .json. */
-static lang_value *m_run_save(lang_ctx *cx, const lang_args *a)
+/* save(path) of the values that are tables of numbers (a run, an
+ * evaluation): .csv or .json by the extension, written by csv / json. */
+typedef int (*table_writer)(const void *self, const char *path, ember_ferr *err);
+
+static lang_value *save_csv_or_json(lang_ctx *cx, const lang_args *a, const void *self, table_writer csv,
+                                    table_writer json, const char *what, const char *formats)
 {
-    const train_run *r = run_of(a->self);
     const char *path;
     if (viz_save_path(cx, a, &path) < 0)
         return NULL;
@@ -317,14 +322,19 @@ static lang_value *m_run_save(lang_ctx *cx, const lang_args *a)
     ember_ferr err;
     int rc;
     if (!strcmp(ext, ".csv"))
-        rc = run_save_csv(r, path, &err);
+        rc = csv(self, path, &err);
     else if (!strcmp(ext, ".json"))
-        rc = run_save_json(r, path, &err);
+        rc = json(self, path, &err);
     else
-        return viz_save_unsupported(cx, a->fname, path, "a run",
-                                    ".csv or .json (its history; plot(run).save(path) for the "
-                                    "curves)");
+        return viz_save_unsupported(cx, a->fname, path, what, formats);
     return rc == 0 ? lang_none() : viz_save_error(cx, a->fname, &err);
+}
+
+/* save(path): the history as .csv (one row per epoch) or .json. */
+static lang_value *m_run_save(lang_ctx *cx, const lang_args *a)
+{
+    return save_csv_or_json(cx, a, run_of(a->self), run_save_csv, run_save_json, "a run",
+                            ".csv or .json (its history; plot(run).save(path) for the curves)");
 }
 
 /* run.table(): one row per epoch, as the reference notebook prints them. */
@@ -1153,8 +1163,9 @@ static const char *class_name(const train_eval *e, int k)
 
 /* One row per true class: its images, correct ones, accuracy, then the
  * confusion matrix's row (how many were predicted as each class). */
-static int eval_save_csv(const train_eval *e, const char *path, ember_ferr *err)
+static int eval_save_csv(const void *self, const char *path, ember_ferr *err)
 {
+    const train_eval *e = self;
     int K = e->r.n_classes;
     ember_csv c = {0};
     ember_csv_str(&c, "class");
@@ -1179,8 +1190,9 @@ static int eval_save_csv(const train_eval *e, const char *path, ember_ferr *err)
     return ember_csv_save(&c, path, err);
 }
 
-static int eval_save_json(const train_eval *e, const char *path, ember_ferr *err)
+static int eval_save_json(const void *self, const char *path, ember_ferr *err)
 {
+    const train_eval *e = self;
     int K = e->r.n_classes;
     char crit[64];
     loss_name(e->r.label_smoothing, crit, sizeof crit);
@@ -1218,23 +1230,9 @@ static int eval_save_json(const train_eval *e, const char *path, ember_ferr *err
 /* save(path): the per-class table with the confusion matrix, .csv or .json. */
 static lang_value *m_eval_save(lang_ctx *cx, const lang_args *a)
 {
-    const train_eval *e = eval_of(a->self);
-    const char *path;
-    if (viz_save_path(cx, a, &path) < 0)
-        return NULL;
-    char ext[16];
-    viz_save_ext(path, ext, sizeof ext);
-    ember_ferr err;
-    int rc;
-    if (!strcmp(ext, ".csv"))
-        rc = eval_save_csv(e, path, &err);
-    else if (!strcmp(ext, ".json"))
-        rc = eval_save_json(e, path, &err);
-    else
-        return viz_save_unsupported(cx, a->fname, path, "an evaluation",
-                                    ".csv or .json (its per-class table and confusion matrix; "
-                                    "r.confusion_matrix().save(path) for the picture)");
-    return rc == 0 ? lang_none() : viz_save_error(cx, a->fname, &err);
+    return save_csv_or_json(cx, a, eval_of(a->self), eval_save_csv, eval_save_json, "an evaluation",
+                            ".csv or .json (its per-class table and confusion matrix; "
+                            "r.confusion_matrix().save(path) for the picture)");
 }
 
 static const lang_builtin eval_methods[] = {

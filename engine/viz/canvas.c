@@ -56,16 +56,11 @@ static void clamp_size(int *w, int *h, double *scale)
     *h = *h < 16 ? 16 : *h > 8192 ? 8192 : *h;
 }
 
-int viz_canvas_begin(viz_canvas *cv, int w, int h, double scale, char *err, size_t errlen)
+/* Checks the surface just made in cv->surf, makes its context and records
+ * the logical size; on failure cv is destroyed and err says why. */
+static int canvas_attach(viz_canvas *cv, int w, int h, double scale, ember_figure_format fmt, char *err,
+                         size_t errlen)
 {
-    memset(cv, 0, sizeof *cv);
-    clamp_size(&w, &h, &scale);
-    int pw = (int)lround(w * scale), ph = (int)lround(h * scale);
-    if ((int64_t)pw * ph > EMBER_IMAGE_MAX_PIXELS / 2) {
-        viz_seterr(err, errlen, "figure of %dx%d pixels is too large", pw, ph);
-        return -1;
-    }
-    cv->surf = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, pw, ph);
     if (cairo_surface_status(cv->surf) != CAIRO_STATUS_SUCCESS) {
         viz_seterr(err, errlen, "cairo: %s", cairo_status_to_string(cairo_surface_status(cv->surf)));
         viz_canvas_destroy(cv);
@@ -80,7 +75,22 @@ int viz_canvas_begin(viz_canvas *cv, int w, int h, double scale, char *err, size
     cv->w = w;
     cv->h = h;
     cv->scale = scale;
-    cv->format = EMBER_FIGURE_PNG;
+    cv->format = fmt;
+    return 0;
+}
+
+int viz_canvas_begin(viz_canvas *cv, int w, int h, double scale, char *err, size_t errlen)
+{
+    memset(cv, 0, sizeof *cv);
+    clamp_size(&w, &h, &scale);
+    int pw = (int)lround(w * scale), ph = (int)lround(h * scale);
+    if ((int64_t)pw * ph > EMBER_IMAGE_MAX_PIXELS / 2) {
+        viz_seterr(err, errlen, "figure of %dx%d pixels is too large", pw, ph);
+        return -1;
+    }
+    cv->surf = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, pw, ph);
+    if (canvas_attach(cv, w, h, scale, EMBER_FIGURE_PNG, err, errlen))
+        return -1;
     cairo_scale(cv->cr, (double)pw / w, (double)ph / h);
     canvas_setup(cv);
     return 0;
@@ -131,21 +141,8 @@ int viz_canvas_begin_fig(viz_canvas *cv, int w, int h, const ember_figure_opts *
         viz_seterr(err, errlen, "unknown figure format %d", (int)fmt);
         return -1;
     }
-    if (cairo_surface_status(cv->surf) != CAIRO_STATUS_SUCCESS) {
-        viz_seterr(err, errlen, "cairo: %s", cairo_status_to_string(cairo_surface_status(cv->surf)));
-        viz_canvas_destroy(cv);
+    if (canvas_attach(cv, w, h, scale, fmt, err, errlen))
         return -1;
-    }
-    cv->cr = cairo_create(cv->surf);
-    if (cairo_status(cv->cr) != CAIRO_STATUS_SUCCESS) {
-        viz_seterr(err, errlen, "cairo: %s", cairo_status_to_string(cairo_status(cv->cr)));
-        viz_canvas_destroy(cv);
-        return -1;
-    }
-    cv->w = w;
-    cv->h = h;
-    cv->scale = scale;
-    cv->format = fmt;
     canvas_setup(cv);
     return 0;
 }
